@@ -1,0 +1,136 @@
+// Package api is sluice's HTTP front end: the OpenAI-compatible endpoints, the
+// job resources behind them, health and metrics.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/openai"
+	"github.com/sluice-broker/sluice/internal/queue"
+)
+
+// MaxBodyBytes bounds a request body. Bedrock's own request limit is far
+// below this for text; images make bodies large.
+const MaxBodyBytes = 20 << 20
+
+// Enqueuer sends a job's id to its queue.
+type Enqueuer interface {
+	Send(ctx context.Context, p queue.Priority, b queue.Body) error
+}
+
+// Server holds what the handlers need.
+type Server struct {
+	Config *config.Config
+	Store  *jobs.Store
+	Hub    *jobs.Hub
+	Queue  Enqueuer
+	Log    *slog.Logger
+	// SyncTimeout is how long a synchronous caller waits before getting a 504
+	// that names the job to poll.
+	SyncTimeout time.Duration
+}
+
+// Handler builds the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.Recover())
+	e.Use(s.logRequests)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", echo.WrapHandler(promhttp.Handler()))
+
+	v1 := e.Group("/v1", s.authenticate)
+	v1.GET("/models", s.listModels)
+	v1.GET("/models/:model", s.getModel)
+	v1.POST("/chat/completions", s.chatCompletions)
+	v1.GET("/jobs/:id", s.getJob)
+	return e
+}
+
+type tenantKey struct{}
+
+// authenticate admits the master key. The caller's tenant scopes what it sees.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		auth := c.Request().Header.Get(echo.HeaderAuthorization)
+		key, ok := strings.CutPrefix(auth, "Bearer ")
+		if !ok || key == "" {
+			return openai.Unauthorized("You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.")
+		}
+		if s.Config.Env.MasterKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.Config.Env.MasterKey)) != 1 {
+			return openai.Unauthorized("Incorrect API key provided.")
+		}
+		c.Set("tenant", "master")
+		return next(c)
+	}
+}
+
+func tenant(c echo.Context) string { return c.Get("tenant").(string) }
+
+func (s *Server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Pool().Ping(ctx); err != nil {
+		return openai.Unavailable("database unreachable: " + err.Error())
+	}
+	return c.String(http.StatusOK, "ready")
+}
+
+// errorHandler renders every error as an OpenAI error body.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var oe *openai.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &oe):
+	case errors.As(err, &he):
+		oe = &openai.Error{Status: he.Code, Type: "invalid_request_error", Message: http.StatusText(he.Code)}
+		switch he.Code {
+		case http.StatusNotFound:
+			oe.Message = "Unknown request URL: " + c.Request().Method + " " + c.Request().URL.Path + "."
+		case http.StatusMethodNotAllowed:
+			oe.Message = "Method " + c.Request().Method + " is not allowed on " + c.Request().URL.Path + "."
+		case http.StatusRequestEntityTooLarge:
+			oe.Message = "The request body is too large."
+		}
+		if he.Code >= 500 {
+			oe.Type = "server_error"
+		}
+	default:
+		s.Log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
+		oe = openai.ServerError("The server had an error while processing your request.")
+	}
+	if err := c.JSON(oe.Status, openai.ErrorBody{Error: oe}); err != nil {
+		s.Log.WarnContext(c.Request().Context(), "write error response", "err", err)
+	}
+}
+
+func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		req := c.Request()
+		s.Log.DebugContext(req.Context(), "http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status, "dur", time.Since(start))
+		return nil
+	}
+}

@@ -1,0 +1,311 @@
+// Package bedrock translates between OpenAI chat completions and Bedrock's
+// Converse API, classifies Bedrock's errors for the broker, and builds one
+// Bedrock Runtime client per account.
+package bedrock
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/openai"
+)
+
+// ConverseRequest builds the Converse input for req against model. It refuses
+// what Bedrock cannot honour rather than dropping it, so that a caller never
+// gets an answer to a different question than the one asked.
+func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*bedrockruntime.ConverseInput, *openai.Error) {
+	if e := unsupported(req); e != nil {
+		return nil, e
+	}
+	maxTokens, e := OutputTokens(req, model)
+	if e != nil {
+		return nil, e
+	}
+	in := &bedrockruntime.ConverseInput{
+		ModelId: aws.String(model.BedrockModelID),
+		InferenceConfig: &types.InferenceConfiguration{
+			MaxTokens: aws.Int32(int32(maxTokens)),
+		},
+	}
+	if req.Temperature != nil {
+		if *req.Temperature > 1 {
+			return nil, openai.InvalidRequest("temperature", "Bedrock models accept a temperature between 0 and 1; got %g.", *req.Temperature)
+		}
+		in.InferenceConfig.Temperature = aws.Float32(float32(*req.Temperature))
+	}
+	if req.TopP != nil {
+		in.InferenceConfig.TopP = aws.Float32(float32(*req.TopP))
+	}
+	for _, s := range req.Stop {
+		if s != "" {
+			in.InferenceConfig.StopSequences = append(in.InferenceConfig.StopSequences, s)
+		}
+	}
+	for i, m := range req.Messages {
+		param := fmt.Sprintf("messages[%d]", i)
+		switch m.Role {
+		case "system", "developer":
+			text := m.Content.Text()
+			if text == "" {
+				return nil, openai.InvalidRequest(param+".content", "A %s message must contain text.", m.Role)
+			}
+			in.System = append(in.System, &types.SystemContentBlockMemberText{Value: text})
+		case "user":
+			blocks, e := userContent(param, m.Content)
+			if e != nil {
+				return nil, e
+			}
+			in.Messages = appendMessage(in.Messages, types.ConversationRoleUser, blocks)
+		case "assistant":
+			blocks, e := assistantContent(param, m)
+			if e != nil {
+				return nil, e
+			}
+			in.Messages = appendMessage(in.Messages, types.ConversationRoleAssistant, blocks)
+		case "tool":
+			// Bedrock has no tool role: a result goes back in a user turn.
+			block := &types.ContentBlockMemberToolResult{Value: types.ToolResultBlock{
+				ToolUseId: aws.String(m.ToolCallID),
+				Content:   []types.ToolResultContentBlock{&types.ToolResultContentBlockMemberText{Value: m.Content.Text()}},
+			}}
+			in.Messages = appendMessage(in.Messages, types.ConversationRoleUser, []types.ContentBlock{block})
+		}
+	}
+	if len(in.Messages) == 0 {
+		return nil, openai.InvalidRequest("messages", "The conversation needs at least one user message besides system messages.")
+	}
+	if in.Messages[0].Role != types.ConversationRoleUser {
+		return nil, openai.InvalidRequest("messages", "The first non-system message must come from the user.")
+	}
+	tc, e := toolConfig(req)
+	if e != nil {
+		return nil, e
+	}
+	in.ToolConfig = tc
+	if rf := req.ResponseFormat; rf != nil {
+		oc, e := outputConfig(rf)
+		if e != nil {
+			return nil, e
+		}
+		in.OutputConfig = oc
+	}
+	return in, nil
+}
+
+// OutputTokens is the maxTokens sluice sends: the caller's bound, or the
+// alias's default. Bedrock reserves this many tokens against the quota at call
+// start, so sending none would reserve the model's maximum.
+func OutputTokens(req *openai.ChatCompletionRequest, model config.Model) (int, *openai.Error) {
+	n := req.OutputLimit()
+	if n == 0 {
+		return model.DefaultMaxTokens, nil
+	}
+	if n > model.MaxOutputTokens {
+		param := "max_tokens"
+		if req.MaxCompletionTokens != nil {
+			param = "max_completion_tokens"
+		}
+		return 0, openai.InvalidRequest(param, "%s is too large: %d. This model supports at most %d completion tokens.", param, n, model.MaxOutputTokens)
+	}
+	return n, nil
+}
+
+func unsupported(req *openai.ChatCompletionRequest) *openai.Error {
+	switch {
+	case req.N != nil && *req.N != 1:
+		return openai.InvalidRequest("n", "n=%d is not supported: Bedrock returns one choice per request.", *req.N)
+	case req.Logprobs != nil && *req.Logprobs:
+		return openai.InvalidRequest("logprobs", "logprobs are not available from Bedrock.")
+	case req.TopLogprobs != nil:
+		return openai.InvalidRequest("top_logprobs", "top_logprobs are not available from Bedrock.")
+	case req.PresencePenalty != nil && *req.PresencePenalty != 0:
+		return openai.InvalidRequest("presence_penalty", "presence_penalty is not supported by Bedrock's Converse API.")
+	case req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0:
+		return openai.InvalidRequest("frequency_penalty", "frequency_penalty is not supported by Bedrock's Converse API.")
+	case len(req.LogitBias) > 0:
+		return openai.InvalidRequest("logit_bias", "logit_bias is not supported by Bedrock.")
+	}
+	return nil
+}
+
+// appendMessage merges consecutive turns of the same role, which Bedrock
+// requires to alternate.
+func appendMessage(msgs []types.Message, role types.ConversationRole, blocks []types.ContentBlock) []types.Message {
+	if n := len(msgs); n > 0 && msgs[n-1].Role == role {
+		msgs[n-1].Content = append(msgs[n-1].Content, blocks...)
+		return msgs
+	}
+	return append(msgs, types.Message{Role: role, Content: blocks})
+}
+
+func userContent(param string, c openai.Content) ([]types.ContentBlock, *openai.Error) {
+	var blocks []types.ContentBlock
+	for j, p := range c.Parts {
+		switch p.Type {
+		case "text":
+			if p.Text != "" {
+				blocks = append(blocks, &types.ContentBlockMemberText{Value: p.Text})
+			}
+		case "image_url":
+			img, e := dataURLImage(fmt.Sprintf("%s.content[%d].image_url.url", param, j), p.ImageURL.URL)
+			if e != nil {
+				return nil, e
+			}
+			blocks = append(blocks, img)
+		}
+	}
+	if len(blocks) == 0 {
+		return nil, openai.InvalidRequest(param+".content", "A user message must not be empty.")
+	}
+	return blocks, nil
+}
+
+// dataURLImage accepts only data: URLs. Fetching remote URLs would let any
+// caller make the broker issue requests inside its network.
+func dataURLImage(param, url string) (types.ContentBlock, *openai.Error) {
+	rest, ok := strings.CutPrefix(url, "data:")
+	if !ok {
+		return nil, openai.InvalidRequest(param, "Only base64 data URLs (data:image/png;base64,...) are accepted for images; remote image URLs are not fetched.")
+	}
+	mediaType, payload, ok := strings.Cut(rest, ";base64,")
+	if !ok {
+		return nil, openai.InvalidRequest(param, "The image data URL must be base64-encoded (data:image/png;base64,...).")
+	}
+	format, ok := map[string]types.ImageFormat{
+		"image/png": types.ImageFormatPng, "image/jpeg": types.ImageFormatJpeg, "image/jpg": types.ImageFormatJpeg,
+		"image/gif": types.ImageFormatGif, "image/webp": types.ImageFormatWebp,
+	}[mediaType]
+	if !ok {
+		return nil, openai.InvalidRequest(param, "Unsupported image type %q; use png, jpeg, gif or webp.", mediaType)
+	}
+	data, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		return nil, openai.InvalidRequest(param, "The image data is not valid base64: %v", err)
+	}
+	return &types.ContentBlockMemberImage{Value: types.ImageBlock{Format: format, Source: &types.ImageSourceMemberBytes{Value: data}}}, nil
+}
+
+func assistantContent(param string, m openai.Message) ([]types.ContentBlock, *openai.Error) {
+	var blocks []types.ContentBlock
+	if text := m.Content.Text(); text != "" {
+		blocks = append(blocks, &types.ContentBlockMemberText{Value: text})
+	}
+	for k, call := range m.ToolCalls {
+		var input any
+		args := call.Function.Arguments
+		if strings.TrimSpace(args) == "" {
+			args = "{}"
+		}
+		if err := json.Unmarshal([]byte(args), &input); err != nil {
+			return nil, openai.InvalidRequest(fmt.Sprintf("%s.tool_calls[%d].function.arguments", param, k), "Tool call arguments must be a JSON object: %v", err)
+		}
+		blocks = append(blocks, &types.ContentBlockMemberToolUse{Value: types.ToolUseBlock{
+			ToolUseId: aws.String(call.ID),
+			Name:      aws.String(call.Function.Name),
+			Input:     document.NewLazyDocument(input),
+		}})
+	}
+	if len(blocks) == 0 {
+		return nil, openai.InvalidRequest(param+".content", "An assistant message needs content or tool_calls.")
+	}
+	return blocks, nil
+}
+
+func toolConfig(req *openai.ChatCompletionRequest) (*types.ToolConfiguration, *openai.Error) {
+	if len(req.Tools) == 0 {
+		if len(req.ToolChoice) > 0 && string(req.ToolChoice) != `"none"` && string(req.ToolChoice) != "null" {
+			return nil, openai.InvalidRequest("tool_choice", "tool_choice is set but no tools are given.")
+		}
+		return nil, nil
+	}
+	tc := &types.ToolConfiguration{}
+	for i, t := range req.Tools {
+		param := fmt.Sprintf("tools[%d]", i)
+		if t.Type != "function" {
+			return nil, openai.InvalidRequest(param+".type", "Only function tools are supported; got %q.", t.Type)
+		}
+		if t.Function.Name == "" {
+			return nil, openai.InvalidRequest(param+".function.name", "Missing required parameter: '%s.function.name'.", param)
+		}
+		var schema any = map[string]any{"type": "object", "properties": map[string]any{}}
+		if len(t.Function.Parameters) > 0 {
+			if err := json.Unmarshal(t.Function.Parameters, &schema); err != nil {
+				return nil, openai.InvalidRequest(param+".function.parameters", "parameters must be a JSON schema object: %v", err)
+			}
+		}
+		spec := types.ToolSpecification{Name: aws.String(t.Function.Name), InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(schema)}}
+		if t.Function.Description != "" {
+			spec.Description = aws.String(t.Function.Description)
+		}
+		tc.Tools = append(tc.Tools, &types.ToolMemberToolSpec{Value: spec})
+	}
+	if len(req.ToolChoice) == 0 {
+		return tc, nil
+	}
+	var choice any
+	if err := json.Unmarshal(req.ToolChoice, &choice); err != nil {
+		return nil, openai.InvalidRequest("tool_choice", "tool_choice is not valid JSON: %v", err)
+	}
+	switch v := choice.(type) {
+	case string:
+		switch v {
+		case "auto":
+			tc.ToolChoice = &types.ToolChoiceMemberAuto{}
+		case "required":
+			tc.ToolChoice = &types.ToolChoiceMemberAny{}
+		case "none":
+			return nil, openai.InvalidRequest("tool_choice", "tool_choice 'none' has no Bedrock equivalent; omit the tools instead.")
+		default:
+			return nil, openai.InvalidRequest("tool_choice", "Invalid tool_choice %q; use 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.", v)
+		}
+	case map[string]any:
+		fn, _ := v["function"].(map[string]any)
+		name, _ := fn["name"].(string)
+		if name == "" {
+			return nil, openai.InvalidRequest("tool_choice.function.name", "tool_choice must name a function.")
+		}
+		tc.ToolChoice = &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String(name)}}
+	default:
+		return nil, openai.InvalidRequest("tool_choice", "tool_choice must be a string or an object.")
+	}
+	return tc, nil
+}
+
+func outputConfig(rf *openai.ResponseFormat) (*types.OutputConfig, *openai.Error) {
+	switch rf.Type {
+	case "text", "":
+		return nil, nil
+	case "json_schema":
+		if rf.JSONSchema == nil || len(rf.JSONSchema.Schema) == 0 {
+			return nil, openai.InvalidRequest("response_format.json_schema.schema", "A json_schema response format needs a schema.")
+		}
+		def := types.JsonSchemaDefinition{Schema: aws.String(string(rf.JSONSchema.Schema))}
+		if rf.JSONSchema.Name != "" {
+			def.Name = aws.String(rf.JSONSchema.Name)
+		}
+		if rf.JSONSchema.Description != "" {
+			def.Description = aws.String(rf.JSONSchema.Description)
+		}
+		return &types.OutputConfig{TextFormat: &types.OutputFormat{
+			Type:      types.OutputFormatTypeJsonSchema,
+			Structure: &types.OutputFormatStructureMemberJsonSchema{Value: def},
+		}}, nil
+	case "json_object":
+		// Bedrock has no schema-free JSON mode; an open object schema asks for the same.
+		return &types.OutputConfig{TextFormat: &types.OutputFormat{
+			Type: types.OutputFormatTypeJsonSchema,
+			Structure: &types.OutputFormatStructureMemberJsonSchema{Value: types.JsonSchemaDefinition{
+				Name: aws.String("json_object"), Schema: aws.String(`{"type":"object"}`),
+			}},
+		}}, nil
+	}
+	return nil, openai.InvalidRequest("response_format.type", "Invalid response_format type %q; use 'text', 'json_object' or 'json_schema'.", rf.Type)
+}

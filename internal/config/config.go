@@ -1,0 +1,280 @@
+// Package config holds sluice's settings: the model aliases clients may ask for,
+// the AWS accounts whose Bedrock quota serves them, and the endpoints and secrets
+// that differ between a laptop and AWS.
+//
+// The YAML file describes what sluice brokers (models, accounts, budgets); the
+// environment says where the parts live. Values in the YAML may reference the
+// environment as ${NAME}, so secrets never need to be written into the file.
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goccy/go-yaml"
+)
+
+// Config is the whole of sluice's configuration.
+type Config struct {
+	// Models maps an alias that clients send as "model" to the Bedrock model behind it.
+	Models map[string]Model `yaml:"models"`
+	// Accounts are the AWS accounts whose quota sluice spends; each (account, model)
+	// pair is one worker pool with its own budget.
+	Accounts []Account `yaml:"accounts"`
+
+	Env Env `yaml:"-"`
+}
+
+// Model is one alias clients can ask for.
+type Model struct {
+	BedrockModelID string `yaml:"bedrock_model_id"`
+	// DefaultMaxTokens bounds the output when the caller sets no limit. Bedrock
+	// reserves maxTokens against the quota at call start, and without a bound it
+	// reserves the model's maximum output, so sluice always sends one.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// MaxOutputTokens is the largest max_tokens a caller may ask for.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+	// Burndown is how many quota tokens one output token costs (5 for Claude 3.7+).
+	Burndown float64 `yaml:"burndown"`
+}
+
+// Account is one AWS account whose Bedrock quota sluice spends.
+type Account struct {
+	Name        string `yaml:"name"`
+	Region      string `yaml:"region"`
+	RoleARN     string `yaml:"role_arn"`
+	ExternalID  string `yaml:"external_id"`
+	SessionName string `yaml:"session_name"`
+	// Models maps a model alias to this account's budget for it.
+	Models map[string]Budget `yaml:"models"`
+}
+
+// Budget is an account's quota for one model, as Bedrock enforces it.
+type Budget struct {
+	TPM int `yaml:"tpm"` // tokens per minute (window)
+	RPM int `yaml:"rpm"` // requests per minute (window); 0 means unlimited
+	TPD int `yaml:"tpd"` // tokens per day; 0 means unlimited
+}
+
+// Env is the part of the configuration that comes from the process environment.
+type Env struct {
+	DatabaseURL     string
+	Region          string
+	QueuePrefix     string
+	SQSEndpoint     string
+	BedrockEndpoint string
+	STSEndpoint     string
+	CreateQueues    bool
+	ListenAddr      string
+	MetricsAddr     string
+	MasterKey       string
+	// Accounts limits a worker to these account names; empty means all.
+	Accounts []string
+	// SyncTimeout is how long a synchronous caller waits before it is told to poll.
+	SyncTimeout time.Duration
+	// Window is the length of a quota "minute". It is a minute on AWS; tests and
+	// the local simulator compress it so that budgets can be observed quickly.
+	Window time.Duration
+}
+
+var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,48}$`)
+
+// Load reads the YAML named by SLUICE_CONFIG (a path) or SLUICE_CONFIG_YAML (the
+// document itself) and the environment.
+func Load() (*Config, error) {
+	env, err := loadEnv()
+	if err != nil {
+		return nil, err
+	}
+	var doc []byte
+	switch {
+	case os.Getenv("SLUICE_CONFIG_YAML") != "":
+		doc = []byte(os.Getenv("SLUICE_CONFIG_YAML"))
+	case os.Getenv("SLUICE_CONFIG") != "":
+		path := os.Getenv("SLUICE_CONFIG")
+		doc, err = os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read SLUICE_CONFIG %q: %w", path, err)
+		}
+	default:
+		return nil, fmt.Errorf("no configuration: set SLUICE_CONFIG to a YAML file or SLUICE_CONFIG_YAML to its contents")
+	}
+	cfg, err := Parse(doc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Env = env
+	return cfg, nil
+}
+
+// Parse reads a YAML document, expanding ${NAME} references from the environment,
+// and checks it.
+func Parse(doc []byte) (*Config, error) {
+	expanded, err := expandEnv(string(doc))
+	if err != nil {
+		return nil, err
+	}
+	var cfg Config
+	if err := yaml.UnmarshalWithOptions([]byte(expanded), &cfg, yaml.Strict()); err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+func expandEnv(s string) (string, error) {
+	var missing []string
+	out := envRef.ReplaceAllStringFunc(s, func(ref string) string {
+		name := envRef.FindStringSubmatch(ref)[1]
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		return "", fmt.Errorf("config references unset environment variables: %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+func (c *Config) validate() error {
+	if len(c.Models) == 0 {
+		return fmt.Errorf("config: no models")
+	}
+	for alias, m := range c.Models {
+		if !aliasPattern.MatchString(alias) {
+			return fmt.Errorf("config: model alias %q: use 1-48 letters, digits, '.', '_' or '-' (it names SQS queues)", alias)
+		}
+		if m.BedrockModelID == "" {
+			return fmt.Errorf("config: model %q: bedrock_model_id is required", alias)
+		}
+		if m.DefaultMaxTokens <= 0 {
+			m.DefaultMaxTokens = 4096
+		}
+		if m.MaxOutputTokens <= 0 {
+			m.MaxOutputTokens = max(m.DefaultMaxTokens, 8192)
+		}
+		if m.DefaultMaxTokens > m.MaxOutputTokens {
+			return fmt.Errorf("config: model %q: default_max_tokens %d exceeds max_output_tokens %d", alias, m.DefaultMaxTokens, m.MaxOutputTokens)
+		}
+		if m.Burndown <= 0 {
+			m.Burndown = 1
+		}
+		c.Models[alias] = m
+	}
+	seen := map[string]bool{}
+	for i := range c.Accounts {
+		a := &c.Accounts[i]
+		if a.Name == "" {
+			return fmt.Errorf("config: account %d has no name", i)
+		}
+		if seen[a.Name] {
+			return fmt.Errorf("config: account %q appears twice", a.Name)
+		}
+		seen[a.Name] = true
+		if a.Region == "" {
+			return fmt.Errorf("config: account %q: region is required", a.Name)
+		}
+		if a.SessionName == "" {
+			a.SessionName = "sluice-" + a.Name
+		}
+		if len(a.Models) == 0 {
+			return fmt.Errorf("config: account %q serves no models", a.Name)
+		}
+		for alias, b := range a.Models {
+			if _, ok := c.Models[alias]; !ok {
+				return fmt.Errorf("config: account %q: unknown model alias %q", a.Name, alias)
+			}
+			if b.TPM < 0 || b.RPM < 0 || b.TPD < 0 {
+				return fmt.Errorf("config: account %q model %q: negative budget", a.Name, alias)
+			}
+		}
+	}
+	return nil
+}
+
+// Aliases returns the model aliases in a stable order.
+func (c *Config) Aliases() []string {
+	out := make([]string, 0, len(c.Models))
+	for alias := range c.Models {
+		out = append(out, alias)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func loadEnv() (Env, error) {
+	e := Env{
+		DatabaseURL:     os.Getenv("DATABASE_URL"),
+		Region:          getenv("AWS_REGION", "us-east-1"),
+		QueuePrefix:     getenv("SLUICE_QUEUE_PREFIX", "sluice"),
+		SQSEndpoint:     os.Getenv("SLUICE_SQS_ENDPOINT"),
+		BedrockEndpoint: os.Getenv("SLUICE_BEDROCK_ENDPOINT"),
+		STSEndpoint:     os.Getenv("SLUICE_STS_ENDPOINT"),
+		ListenAddr:      getenv("SLUICE_LISTEN_ADDR", ":8080"),
+		MetricsAddr:     getenv("SLUICE_METRICS_ADDR", ":9090"),
+		MasterKey:       os.Getenv("SLUICE_MASTER_KEY"),
+	}
+	if v := os.Getenv("SLUICE_ACCOUNTS"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				e.Accounts = append(e.Accounts, name)
+			}
+		}
+	}
+	var err error
+	if e.CreateQueues, err = parseBool("SLUICE_CREATE_QUEUES", false); err != nil {
+		return e, err
+	}
+	if e.SyncTimeout, err = parseDuration("SLUICE_SYNC_TIMEOUT", 10*time.Minute); err != nil {
+		return e, err
+	}
+	if e.Window, err = parseDuration("SLUICE_QUOTA_WINDOW", time.Minute); err != nil {
+		return e, err
+	}
+	if e.DatabaseURL == "" {
+		return e, fmt.Errorf("DATABASE_URL is not set")
+	}
+	return e, nil
+}
+
+func getenv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseBool(name string, def bool) (bool, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: %w", name, v, err)
+	}
+	return b, nil
+}
+
+func parseDuration(name string, def time.Duration) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s", name, v)
+	}
+	return d, nil
+}

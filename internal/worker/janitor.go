@@ -1,0 +1,93 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/openai"
+	"github.com/sluice-broker/sluice/internal/queue"
+)
+
+// Janitor makes sure every accepted job ends in a terminal state: it sends the
+// messages an api failed to send, and fails the jobs whose messages went to a
+// dead-letter queue. Any number of replicas may run one; the job row's state
+// machine makes their overlaps harmless.
+type Janitor struct {
+	Store   *jobs.Store
+	Queues  *queue.Queues
+	Aliases []string
+	Log     *slog.Logger
+	// Every is the sweep interval; Grace is how old an unsent job must be
+	// before the janitor sends it (the api normally does so within milliseconds).
+	Every, Grace time.Duration
+}
+
+// Run sweeps until ctx ends.
+func (j *Janitor) Run(ctx context.Context) error {
+	if j.Every <= 0 {
+		j.Every = 5 * time.Second
+	}
+	if j.Grace <= 0 {
+		j.Grace = 30 * time.Second
+	}
+	t := time.NewTicker(j.Every)
+	defer t.Stop()
+	for {
+		j.Sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep runs one pass.
+func (j *Janitor) Sweep(ctx context.Context) {
+	unsent, err := j.Store.Unenqueued(ctx, j.Grace, 500)
+	if err != nil {
+		j.Log.WarnContext(ctx, "list unsent jobs", "err", err)
+	}
+	for _, job := range unsent {
+		if err := j.Queues.Send(ctx, queue.Priority(job.Priority), queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
+			j.Log.WarnContext(ctx, "send unsent job", "job", job.ID, "err", err)
+			continue
+		}
+		if err := j.Store.MarkEnqueued(ctx, job.ID); err != nil {
+			j.Log.WarnContext(ctx, "mark unsent job enqueued", "job", job.ID, "err", err)
+		}
+		j.Log.InfoContext(ctx, "sent a job the api had not enqueued", "job", job.ID)
+	}
+	for _, alias := range j.Aliases {
+		for _, p := range []queue.Priority{queue.Interactive, queue.Batch} {
+			j.drainDead(ctx, alias, p)
+		}
+	}
+}
+
+func (j *Janitor) drainDead(ctx context.Context, alias string, p queue.Priority) {
+	for ctx.Err() == nil {
+		msgs, err := j.Queues.ReceiveDead(ctx, alias, p, 10, 0)
+		if err != nil {
+			j.Log.WarnContext(ctx, "receive from dead-letter queue", "model", alias, "priority", p, "err", err)
+			return
+		}
+		if len(msgs) == 0 {
+			return
+		}
+		for _, m := range msgs {
+			reason := openai.ServerError(fmt.Sprintf("job %s could not be processed: its message was received %d times and moved to the dead-letter queue", m.JobID, m.ReceiveCount))
+			if _, err := j.Store.FailQueued(ctx, m.JobID, reason.Record()); err != nil {
+				j.Log.WarnContext(ctx, "fail dead-lettered job", "job", m.JobID, "err", err)
+				continue
+			}
+			j.Log.WarnContext(ctx, "failed a dead-lettered job", "job", m.JobID)
+			if err := j.Queues.Delete(ctx, m); err != nil {
+				j.Log.WarnContext(ctx, "delete dead letter", "job", m.JobID, "err", err)
+			}
+		}
+	}
+}
