@@ -157,4 +157,3 @@ func WaitTCP(ctx context.Context, addr string) error {
 		}
 	}
 }
-

@@ -135,7 +135,6 @@ func TestUnenqueued(t *testing.T) {
 	}
 }
 
-
 func TestHubWakesWaiters(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -36,7 +36,7 @@ const (
 	// DefaultMaxReceiveCount is high because a message is received again after
 	// every throttle or transient error; the DLQ is for poison, not for busy accounts.
 	DefaultMaxReceiveCount = 100
-	retention       = 14 * 24 * time.Hour
+	retention              = 14 * 24 * time.Hour
 )
 
 // Body is what a message carries. The job row holds everything else.
