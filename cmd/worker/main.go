@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluice-broker/sluice/internal/app"
-	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/worker"
 )
 
@@ -34,35 +32,18 @@ func run() error {
 		return err
 	}
 	defer deps.Close()
-	cfg := deps.Config
 
-	g, gctx := errgroup.WithContext(ctx)
-	endpoints := bedrock.Endpoints{Bedrock: cfg.Env.BedrockEndpoint, STS: cfg.Env.STSEndpoint}
-	pools := 0
-	for _, acct := range cfg.Accounts {
-		if len(cfg.Env.Accounts) > 0 && !slices.Contains(cfg.Env.Accounts, acct.Name) {
-			continue
-		}
-		client := bedrock.NewClient(deps.AWS, acct, endpoints)
-		for alias := range acct.Models {
-			p := &worker.Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Store: deps.Store, Queues: deps.Queues, Log: deps.Log}
-			g.Go(func() error { return p.Run(gctx) })
-			pools++
-		}
-	}
-	if pools == 0 {
-		return fmt.Errorf("no pools to run: SLUICE_ACCOUNTS=%v matches no account in the configuration", cfg.Env.Accounts)
-	}
-	janitor := &worker.Janitor{Store: deps.Store, Queues: deps.Queues, Aliases: cfg.Aliases(), Log: deps.Log}
-	g.Go(func() error { return janitor.Run(gctx) })
-
+	svc := &worker.Service{Config: deps.Config, DB: deps.Pool, Store: deps.Store, Queues: deps.Queues, AWS: deps.AWS, Log: deps.Log}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
-	metrics := &http.Server{Addr: cfg.Env.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	metrics := &http.Server{Addr: deps.Config.Env.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return svc.Run(gctx) })
 	g.Go(func() error {
 		if err := metrics.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("metrics server on %s: %w", cfg.Env.MetricsAddr, err)
+			return fmt.Errorf("metrics server on %s: %w", deps.Config.Env.MetricsAddr, err)
 		}
 		return nil
 	})
@@ -72,6 +53,5 @@ func run() error {
 		defer cancel()
 		return metrics.Shutdown(sctx)
 	})
-	deps.Log.Info("worker running", "pools", pools)
 	return g.Wait()
 }

@@ -195,8 +195,8 @@ func (c *Config) validate() error {
 			if _, ok := c.Models[alias]; !ok {
 				return fmt.Errorf("config: account %q: unknown model alias %q", a.Name, alias)
 			}
-			if b.TPM < 0 || b.RPM < 0 || b.TPD < 0 {
-				return fmt.Errorf("config: account %q model %q: negative budget", a.Name, alias)
+			if b.TPM <= 0 || b.RPM < 0 || b.TPD < 0 {
+				return fmt.Errorf("config: account %q model %q: tpm must be positive, rpm and tpd zero (unlimited) or positive", a.Name, alias)
 			}
 		}
 	}

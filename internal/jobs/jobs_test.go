@@ -45,8 +45,12 @@ func TestStateMachine(t *testing.T) {
 	if _, err := s.Claim(ctx, j.ID, "acct-b", time.Minute); !errors.Is(err, jobs.ErrNotClaimable) {
 		t.Fatalf("second claim err = %v, want ErrNotClaimable", err)
 	}
-	// A throttle returns it to the queue; the next claim is attempt 2.
-	if err := s.Release(ctx, j.ID, 1, true); err != nil {
+	// A throttle is counted; a transient error returns it to the queue, and the
+	// next claim is attempt 2.
+	if err := s.NoteThrottle(ctx, j.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, j.ID, 1); err != nil {
 		t.Fatal(err)
 	}
 	again, err := s.Claim(ctx, j.ID, "acct-b", time.Minute)

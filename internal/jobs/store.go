@@ -151,21 +151,27 @@ func (s *Store) Finish(ctx context.Context, id string, attempt int, o Outcome) e
 	})
 }
 
-// Release returns a claimed job to the queue after a throttle or a transient
-// error; its message will be delivered again.
-func (s *Store) Release(ctx context.Context, id string, attempt int, throttled bool) error {
-	inc := 0
-	if throttled {
-		inc = 1
-	}
+// Release returns a claimed job to the queue after a transient error or
+// repeated throttles; its message will be delivered again.
+func (s *Store) Release(ctx context.Context, id string, attempt int) error {
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE jobs SET state = 'queued', lease_expires_at = NULL, throttles = throttles + $3, updated_at = now()
-		WHERE id = $1 AND state = 'running' AND attempts = $2`, id, attempt, inc)
+		UPDATE jobs SET state = 'queued', lease_expires_at = NULL, updated_at = now()
+		WHERE id = $1 AND state = 'running' AND attempts = $2`, id, attempt)
 	if err != nil {
 		return fmt.Errorf("release job %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return ErrLeaseLost
+	}
+	return nil
+}
+
+// NoteThrottle counts a throttle against the attempt that met it.
+func (s *Store) NoteThrottle(ctx context.Context, id string, attempt int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET throttles = throttles + 1, updated_at = now()
+		WHERE id = $1 AND state = 'running' AND attempts = $2`, id, attempt)
+	if err != nil {
+		return fmt.Errorf("note throttle on job %s: %w", id, err)
 	}
 	return nil
 }
@@ -270,4 +276,35 @@ func marshalAll(vs ...any) (json.RawMessage, json.RawMessage, json.RawMessage, e
 		out[i] = b
 	}
 	return out[0], out[1], out[2], nil
+}
+
+// Backlog is the queued work of one model and priority.
+type Backlog struct {
+	Model    string
+	Priority Priority
+	Jobs     int
+	Oldest   time.Duration
+}
+
+// Backlogs counts queued jobs and the age of the oldest, per model and
+// priority. The job table knows this exactly, where SQS only approximates it.
+func (s *Store) Backlogs(ctx context.Context) ([]Backlog, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT model, priority, count(*), extract(epoch FROM now() - min(created_at))
+		FROM jobs WHERE state = 'queued' GROUP BY model, priority`)
+	if err != nil {
+		return nil, fmt.Errorf("count queued jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []Backlog
+	for rows.Next() {
+		var b Backlog
+		var age float64
+		if err := rows.Scan(&b.Model, &b.Priority, &b.Jobs, &age); err != nil {
+			return nil, err
+		}
+		b.Oldest = time.Duration(age * float64(time.Second))
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }

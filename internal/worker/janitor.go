@@ -64,7 +64,17 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	for _, alias := range j.Aliases {
 		for _, p := range []queue.Priority{queue.Interactive, queue.Batch} {
 			j.drainDead(ctx, alias, p)
+			metricQueueDepth.WithLabelValues(alias, string(p)).Set(0)
+			metricQueueAge.WithLabelValues(alias, string(p)).Set(0)
 		}
+	}
+	backlogs, err := j.Store.Backlogs(ctx)
+	if err != nil {
+		j.Log.WarnContext(ctx, "measure backlog", "err", err)
+	}
+	for _, b := range backlogs {
+		metricQueueDepth.WithLabelValues(b.Model, string(b.Priority)).Set(float64(b.Jobs))
+		metricQueueAge.WithLabelValues(b.Model, string(b.Priority)).Set(b.Oldest.Seconds())
 	}
 }
 

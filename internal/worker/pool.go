@@ -1,6 +1,6 @@
 // Package worker drains the queues: one Pool per (account, model alias) pulls
-// job ids from SQS, calls Bedrock with that account's credentials, and writes
-// the outcome to the job store.
+// job ids from SQS only as fast as that account's budget allows, calls Bedrock
+// with that account's credentials, and writes the outcome to the job store.
 package worker
 
 import (
@@ -12,9 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/sluice-broker/sluice/internal/bedrock"
+	"github.com/sluice-broker/sluice/internal/budget"
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
@@ -26,32 +28,53 @@ type Converser interface {
 	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, opts ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
 }
 
+// Budget is the token bucket a pool draws from (budget.Shared).
+type Budget interface {
+	Limits() budget.Limits
+	TryReserve(ctx context.Context, tokens float64, requests int) (bool, time.Duration, error)
+	Reserve(ctx context.Context, tokens float64, requests int) error
+	Return(ctx context.Context, tokens float64, requests int) error
+	Throttled(ctx context.Context) error
+	Snapshot(ctx context.Context) (budget.State, error)
+}
+
 // Pool serves one model alias from one account.
 type Pool struct {
 	Account string
 	Alias   string
 	Model   config.Model
 	Client  Converser
+	Budget  Budget
 	Store   *jobs.Store
 	Queues  *queue.Queues
 	Log     *slog.Logger
 
-	// Concurrency bounds calls in flight. The budget bounds tokens.
+	// Concurrency bounds calls in flight; the budget bounds tokens.
 	Concurrency int
-	// MaxAttempts bounds attempts that end in a transient error; throttles do not count.
+	// MaxAttempts bounds claims of a job; a transient error after the last
+	// one fails the job.
 	MaxAttempts int
+	// MaxThrottles bounds throttles retried in process before the job goes
+	// back to the queue; throttles never fail a job.
+	MaxThrottles int
 	// CallTimeout bounds one Bedrock call.
 	CallTimeout time.Duration
 	// Poll is the long-poll wait on the interactive queue when idle.
 	Poll time.Duration
+
+	est    *estimator
+	labels []string
 }
 
 func (p *Pool) defaults() {
 	if p.Concurrency <= 0 {
-		p.Concurrency = 16
+		p.Concurrency = 64
 	}
 	if p.MaxAttempts <= 0 {
 		p.MaxAttempts = 5
+	}
+	if p.MaxThrottles <= 0 {
+		p.MaxThrottles = 20
 	}
 	if p.CallTimeout <= 0 {
 		p.CallTimeout = 10 * time.Minute
@@ -63,6 +86,9 @@ func (p *Pool) defaults() {
 		p.Log = slog.Default()
 	}
 	p.Log = p.Log.With("account", p.Account, "model", p.Alias)
+	p.est = newEstimator(float64(p.Model.DefaultMaxTokens) + 256)
+	p.labels = []string{p.Account, p.Alias}
+	metricBudget.WithLabelValues(p.labels...).Set(p.Budget.Limits().TPM)
 }
 
 // Run pulls and runs jobs until ctx ends, then waits for calls in flight.
@@ -71,22 +97,41 @@ func (p *Pool) Run(ctx context.Context) error {
 	slots := make(chan struct{}, p.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	go p.observeBudget(ctx)
 	for ctx.Err() == nil {
-		// Take every free slot, blocking for the first: never receive a message
-		// that cannot start at once, or it ages invisible in this process.
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return nil
 		}
-		free := 1
-		for free < 10 && len(slots) < cap(slots) {
-			slots <- struct{}{}
-			free++
-		}
-		msgs, err := p.receive(ctx, free)
-		for range free - len(msgs) {
+		// Reserve before receiving: a message is taken only when the budget
+		// has room to run it, so excess demand waits in SQS, visible to every
+		// pool that could serve it, and no receive count is spent on waiting.
+		typical := p.est.typicalCost()
+		if err := p.Budget.Reserve(ctx, typical, 1); err != nil {
 			<-slots
+			if ctx.Err() != nil {
+				return nil
+			}
+			p.Log.WarnContext(ctx, "reserve", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		n := 1
+		for n < 10 && len(slots) < cap(slots) {
+			ok, _, err := p.Budget.TryReserve(ctx, typical, 1)
+			if err != nil || !ok {
+				break
+			}
+			slots <- struct{}{}
+			n++
+		}
+		msgs, err := p.receive(ctx, n)
+		if unused := n - len(msgs); unused > 0 {
+			p.giveBack(context.WithoutCancel(ctx), float64(unused)*typical, unused)
+			for range unused {
+				<-slots
+			}
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -102,15 +147,31 @@ func (p *Pool) Run(ctx context.Context) error {
 				defer wg.Done()
 				defer func() { <-slots }()
 				// A job in flight finishes even when the process is asked to stop:
-				// the caller is waiting for it.
-				p.handle(context.WithoutCancel(ctx), m)
+				// a caller is waiting for it.
+				p.handle(context.WithoutCancel(ctx), m, typical)
 			}()
 		}
 	}
 	return nil
 }
 
-// receive drains interactive work first; batch work gets the rest.
+// observeBudget exports the budget's backpressure factor.
+func (p *Pool) observeBudget(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if s, err := p.Budget.Snapshot(ctx); err == nil {
+			metricFactor.WithLabelValues(p.labels...).Set(s.Factor)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// receive drains interactive work first; batch work gets what is left.
 func (p *Pool) receive(ctx context.Context, n int) ([]queue.Message, error) {
 	msgs, err := p.Queues.Receive(ctx, p.Alias, queue.Interactive, n, 0)
 	if err != nil || len(msgs) > 0 {
@@ -123,15 +184,19 @@ func (p *Pool) receive(ctx context.Context, n int) ([]queue.Message, error) {
 	return p.Queues.Receive(ctx, p.Alias, queue.Interactive, n, p.Poll)
 }
 
-func (p *Pool) handle(ctx context.Context, m queue.Message) {
+// handle runs one message. It holds a reservation of held tokens and one
+// request on entry, and settles it on every path.
+func (p *Pool) handle(ctx context.Context, m queue.Message, held float64) {
 	log := p.Log.With("job", m.JobID)
 	job, err := p.Store.Claim(ctx, m.JobID, p.Account, queue.VisibilityTimeout)
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
+		p.giveBack(ctx, held, 1)
 		log.WarnContext(ctx, "message for unknown job; deleting")
 		p.delete(ctx, m)
 		return
 	case errors.Is(err, jobs.ErrNotClaimable):
+		p.giveBack(ctx, held, 1)
 		if job.State.Terminal() {
 			// A duplicate delivery, or a job cancelled before it started.
 			p.delete(ctx, m)
@@ -139,53 +204,122 @@ func (p *Pool) handle(ctx context.Context, m queue.Message) {
 		// Otherwise another worker holds it; the message comes back if that worker dies.
 		return
 	case err != nil:
+		p.giveBack(ctx, held, 1)
 		log.ErrorContext(ctx, "claim", "err", err)
 		return
 	}
+	stopHeartbeat := p.heartbeat(ctx, m, job)
+	defer stopHeartbeat()
 
 	var req openai.ChatCompletionRequest
 	if err := json.Unmarshal(job.Request, &req); err != nil {
+		p.giveBack(ctx, held, 1)
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: openai.ServerError("stored request is unreadable: " + err.Error()).Record()})
 		return
 	}
 	in, oerr := bedrock.ConverseRequest(&req, p.Model)
 	if oerr != nil {
+		p.giveBack(ctx, held, 1)
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: oerr.Record()})
 		return
 	}
 
-	callCtx, cancel := context.WithTimeout(ctx, p.CallTimeout)
-	stopHeartbeat := p.heartbeat(callCtx, m, job)
-	out, err := p.Client.Converse(callCtx, in)
-	stopHeartbeat()
-	cancel()
-	if err == nil {
-		resp := bedrock.ChatCompletion(out, "chatcmpl-"+job.ID[len("job_"):], job.Model, time.Now().Unix())
-		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Succeeded, Response: resp, Usage: resp.Usage})
+	// Bedrock reserves input + maxTokens at call start; so does the pool.
+	cost := p.est.input(len(job.Request)) + float64(aws.ToInt32(in.InferenceConfig.MaxTokens))
+	p.est.reserved(cost)
+	if limit := p.Budget.Limits().TPM; cost > limit {
+		p.giveBack(ctx, held, 1)
+		e := openai.InvalidRequest("max_tokens", "This request needs about %.0f tokens of quota (input + max_tokens), more than account %s's whole budget of %.0f per minute for %s; lower max_tokens.", cost, p.Account, limit, p.Alias)
+		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: e.Record()})
 		return
 	}
-
-	c := bedrock.Classify(err)
-	log = log.With("code", c.Code, "verdict", c.Verdict, "attempt", job.Attempts)
-	switch {
-	case c.Verdict == bedrock.Permanent:
-		log.InfoContext(ctx, "bedrock refused the job", "err", err)
-		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: c.Error.Record()})
-	case c.Verdict == bedrock.Retryable && job.Attempts-job.Throttles >= p.MaxAttempts:
-		log.WarnContext(ctx, "giving up after transient errors", "err", err)
-		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: c.Error.Record()})
-	default:
-		delay := backoff(job.Attempts - job.Throttles)
-		if c.Verdict == bedrock.Throttled {
-			delay = time.Second + rand.N(2*time.Second)
+	if cost > held {
+		if err := p.Budget.Reserve(ctx, cost-held, 0); err != nil {
+			p.giveBack(ctx, held, 1)
+			log.WarnContext(ctx, "reserve", "err", err)
+			return // the message comes back after its visibility timeout
 		}
-		log.InfoContext(ctx, "back to the queue", "delay", delay, "err", err)
-		p.requeue(ctx, m, job, c.Verdict == bedrock.Throttled, delay)
+	} else {
+		p.giveBack(ctx, held-cost, 0)
+	}
+
+	for throttles := 0; ; throttles++ {
+		metricReserved.WithLabelValues(p.labels...).Add(cost)
+		callCtx, cancel := context.WithTimeout(ctx, p.CallTimeout)
+		out, err := p.Client.Converse(callCtx, in)
+		cancel()
+		metricReserved.WithLabelValues(p.labels...).Sub(cost)
+		if err == nil {
+			p.succeed(ctx, m, job, out, cost)
+			return
+		}
+		c := bedrock.Classify(err)
+		metricCalls.WithLabelValues(p.Account, p.Alias, c.Verdict.String()).Inc()
+		// A refused call costs Bedrock's quota nothing.
+		p.giveBack(ctx, cost, 0)
+		log := log.With("code", c.Code, "verdict", c.Verdict, "attempt", job.Attempts)
+		switch {
+		case c.Verdict == bedrock.Throttled:
+			metricThrottles.WithLabelValues(p.labels...).Inc()
+			if err := p.Budget.Throttled(ctx); err != nil {
+				log.WarnContext(ctx, "shrink budget", "err", err)
+			}
+			if err := p.Store.NoteThrottle(ctx, job.ID, job.Attempts); err != nil {
+				log.WarnContext(ctx, "note throttle", "err", err)
+			}
+			if throttles+1 >= p.MaxThrottles {
+				log.InfoContext(ctx, "throttled repeatedly; back to the queue")
+				p.requeue(ctx, m, job, time.Second+rand.N(5*time.Second))
+				return
+			}
+			// Wait in process for the shrunk budget: the message keeps its
+			// receive count, so throttles never push it toward the DLQ.
+			if err := p.Budget.Reserve(ctx, cost, 1); err != nil {
+				log.WarnContext(ctx, "reserve after throttle", "err", err)
+				return
+			}
+			continue
+		case c.Verdict == bedrock.Permanent:
+			log.InfoContext(ctx, "bedrock refused the job", "err", err)
+			p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: c.Error.Record()})
+		case job.Attempts >= p.MaxAttempts:
+			log.WarnContext(ctx, "giving up after transient errors", "err", err)
+			p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: c.Error.Record()})
+		default:
+			delay := backoff(job.Attempts)
+			log.InfoContext(ctx, "transient error; back to the queue", "delay", delay, "err", err)
+			p.requeue(ctx, m, job, delay)
+		}
+		return
+	}
+}
+
+func (p *Pool) succeed(ctx context.Context, m queue.Message, job *jobs.Job, out *bedrockruntime.ConverseOutput, reserved float64) {
+	metricCalls.WithLabelValues(p.Account, p.Alias, "ok").Inc()
+	used := reserved
+	if u := out.Usage; u != nil {
+		in := float64(aws.ToInt32(u.InputTokens) + aws.ToInt32(u.CacheWriteInputTokens))
+		used = in + float64(aws.ToInt32(u.OutputTokens))*p.Model.Burndown
+		p.est.observe(len(job.Request), int(aws.ToInt32(u.InputTokens)+aws.ToInt32(u.CacheReadInputTokens)+aws.ToInt32(u.CacheWriteInputTokens)))
+	}
+	metricUsed.WithLabelValues(p.labels...).Add(used)
+	// Settle as Bedrock does: the reservation becomes what the call used.
+	p.giveBack(ctx, reserved-used, 0)
+	resp := bedrock.ChatCompletion(out, "chatcmpl-"+job.ID[len("job_"):], job.Model, time.Now().Unix())
+	p.finish(ctx, m, job, jobs.Outcome{State: jobs.Succeeded, Response: resp, Usage: resp.Usage})
+}
+
+func (p *Pool) giveBack(ctx context.Context, tokens float64, requests int) {
+	if tokens == 0 && requests == 0 {
+		return
+	}
+	if err := p.Budget.Return(ctx, tokens, requests); err != nil {
+		p.Log.WarnContext(ctx, "return budget", "tokens", tokens, "err", err)
 	}
 }
 
 // heartbeat keeps the job's lease and the message's visibility ahead of a long
-// call, so no other worker starts the same job meanwhile.
+// wait or call, so no other worker starts the same job meanwhile.
 func (p *Pool) heartbeat(ctx context.Context, m queue.Message, job *jobs.Job) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -225,8 +359,8 @@ func (p *Pool) finish(ctx context.Context, m queue.Message, job *jobs.Job, o job
 	p.delete(ctx, m)
 }
 
-func (p *Pool) requeue(ctx context.Context, m queue.Message, job *jobs.Job, throttled bool, delay time.Duration) {
-	if err := p.Store.Release(ctx, job.ID, job.Attempts, throttled); err != nil {
+func (p *Pool) requeue(ctx context.Context, m queue.Message, job *jobs.Job, delay time.Duration) {
+	if err := p.Store.Release(ctx, job.ID, job.Attempts); err != nil {
 		p.Log.WarnContext(ctx, "release", "job", job.ID, "err", err)
 		return
 	}
@@ -241,9 +375,9 @@ func (p *Pool) delete(ctx context.Context, m queue.Message) {
 	}
 }
 
-// backoff is exponential with full jitter: 1 s, 2 s, 4 s ... up to 5 minutes.
+// backoff is exponential with jitter: about 1 s, 2 s, 4 s ... up to 5 minutes.
 func backoff(attempt int) time.Duration {
-	ceiling := min(time.Second<<min(attempt, 9), 5*time.Minute)
+	ceiling := min(time.Second<<min(max(attempt, 0), 9), 5*time.Minute)
 	return time.Second + rand.N(ceiling)
 }
 
@@ -253,3 +387,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-time.After(d):
 	}
 }
+

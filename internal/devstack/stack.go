@@ -1,0 +1,320 @@
+// Package devstack runs the whole local stack as separate processes: Postgres,
+// moto (SQS), the Bedrock simulator, the api and the worker. scripts/dev and
+// the benchmarks use it; each process is the same binary that runs on AWS.
+package devstack
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/sluice-broker/sluice/internal/devenv"
+)
+
+// Options tune a stack. Zero values give the README's local stack.
+type Options struct {
+	// Root is the repository root; default: found from the working directory.
+	Root string
+	// APIAddr is where the api listens; default 127.0.0.1:8080.
+	APIAddr string
+	// MasterKey is the api key; default sk-sluice-local.
+	MasterKey string
+	// SluiceConfig and SimConfig are YAML files; default deploy/local/*.yaml.
+	SluiceConfig, SimConfig string
+	// SimOverrides are top-level keys replaced in the simulator's YAML.
+	SimOverrides map[string]any
+	// Env is added to the api's and worker's environment.
+	Env []string
+	// Out receives the children's logs, each line prefixed with its name.
+	Out io.Writer
+}
+
+// Stack is a running local stack.
+type Stack struct {
+	APIURL    string
+	MasterKey string
+	SimURL    string
+	SQSURL    string
+	DBURL     string
+
+	dir   string
+	pg    *devenv.Postgres
+	moto  *devenv.Moto
+	procs []*proc
+}
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start builds the binaries and starts everything. Call Stop when done, also
+// after an error.
+func Start(ctx context.Context, o Options) (s *Stack, err error) {
+	if o.Root == "" {
+		if o.Root, err = repoRoot(); err != nil {
+			return nil, err
+		}
+	}
+	if o.APIAddr == "" {
+		o.APIAddr = "127.0.0.1:8080"
+	}
+	if o.MasterKey == "" {
+		o.MasterKey = "sk-sluice-local"
+	}
+	if o.SluiceConfig == "" {
+		o.SluiceConfig = filepath.Join(o.Root, "deploy/local/sluice.yaml")
+	}
+	if o.SimConfig == "" {
+		o.SimConfig = filepath.Join(o.Root, "deploy/local/bedrocksim.yaml")
+	}
+	if o.Out == nil {
+		o.Out = os.Stderr
+	}
+	dir, err := os.MkdirTemp("", "sluice-devstack-")
+	if err != nil {
+		return nil, err
+	}
+	s = &Stack{APIURL: "http://" + o.APIAddr, MasterKey: o.MasterKey, dir: dir}
+	defer func() {
+		if err != nil {
+			s.Stop()
+			s = nil
+		}
+	}()
+
+	fmt.Fprintln(o.Out, "devstack: building api, worker and bedrocksim")
+	build := exec.CommandContext(ctx, "go", "build", "-o", dir+"/", "./cmd/api", "./cmd/worker", "./cmd/bedrocksim")
+	build.Dir = o.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		return s, fmt.Errorf("go build: %w\n%s", err, out)
+	}
+
+	if s.DBURL = os.Getenv("DATABASE_URL"); s.DBURL == "" {
+		fmt.Fprintln(o.Out, "devstack: starting a throwaway Postgres cluster")
+		if s.pg, err = devenv.StartPostgres(ctx); err != nil {
+			return s, err
+		}
+		s.DBURL = s.pg.URL("postgres")
+	}
+	if s.SQSURL = os.Getenv("SLUICE_SQS_ENDPOINT"); s.SQSURL == "" {
+		fmt.Fprintln(o.Out, "devstack: starting moto_server (SQS)")
+		if s.moto, err = devenv.StartMoto(ctx); err != nil {
+			return s, err
+		}
+		s.SQSURL = s.moto.Endpoint()
+	}
+
+	simPort, err := devenv.FreePort()
+	if err != nil {
+		return s, err
+	}
+	simCfg, err := rewriteYAML(o.SimConfig, filepath.Join(dir, "bedrocksim.yaml"), func(doc map[string]any) {
+		doc["listen"] = fmt.Sprintf("127.0.0.1:%d", simPort)
+		for k, v := range o.SimOverrides {
+			doc[k] = v
+		}
+	})
+	if err != nil {
+		return s, err
+	}
+	s.SimURL = fmt.Sprintf("http://127.0.0.1:%d", simPort)
+	if err := s.start(ctx, o.Out, "bedrocksim", []string{"-config", simCfg}, nil); err != nil {
+		return s, err
+	}
+	if err := waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", simPort)); err != nil {
+		return s, fmt.Errorf("bedrocksim: %w", err)
+	}
+
+	metricsPort, err := devenv.FreePort()
+	if err != nil {
+		return s, err
+	}
+	env := append([]string{
+		"DATABASE_URL=" + s.DBURL,
+		"SLUICE_CONFIG=" + o.SluiceConfig,
+		"AWS_REGION=us-east-1",
+		"AWS_ACCESS_KEY_ID=AKIDSLUICELOCAL",
+		"AWS_SECRET_ACCESS_KEY=sluice-local-secret",
+		"SLUICE_SQS_ENDPOINT=" + s.SQSURL,
+		"SLUICE_BEDROCK_ENDPOINT=" + s.SimURL,
+		"SLUICE_STS_ENDPOINT=" + s.SimURL,
+		"SLUICE_CREATE_QUEUES=true",
+		"SLUICE_LISTEN_ADDR=" + o.APIAddr,
+		"SLUICE_MASTER_KEY=" + o.MasterKey,
+		fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", metricsPort),
+		"SLUICE_LOG_FORMAT=text",
+	}, o.Env...)
+	// The worker creates the queues; start it first so the api finds them.
+	if err := s.start(ctx, o.Out, "worker", nil, env); err != nil {
+		return s, err
+	}
+	if err := waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", metricsPort)); err != nil {
+		return s, fmt.Errorf("worker: %w", err)
+	}
+	if err := s.start(ctx, o.Out, "api", nil, env); err != nil {
+		return s, err
+	}
+	if err := waitTCP(ctx, o.APIAddr); err != nil {
+		return s, fmt.Errorf("api: %w", err)
+	}
+	return s, nil
+}
+
+func (s *Stack) start(ctx context.Context, out io.Writer, name string, args, env []string) error {
+	cmd := exec.Command(filepath.Join(s.dir, name), args...)
+	// Its own process group: Ctrl-C reaches only devstack, which then stops
+	// the children in order (api first, so callers get answers).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(cleanEnv(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
+	go prefixLines(out, name, pr)
+	go func() {
+		err := cmd.Wait()
+		pw.Close()
+		select {
+		case <-ctx.Done():
+		default:
+			if err != nil {
+				fmt.Fprintf(out, "devstack: %s exited: %v\n", name, err)
+			}
+		}
+		close(p.done)
+	}()
+	s.procs = append(s.procs, p)
+	return nil
+}
+
+// PID is the process id of a child ("api", "worker", "bedrocksim"), or 0.
+func (s *Stack) PID(name string) int {
+	for _, p := range s.procs {
+		if p.name == name {
+			return p.cmd.Process.Pid
+		}
+	}
+	return 0
+}
+
+// Exited is closed when any child exits.
+func (s *Stack) Exited() <-chan string {
+	ch := make(chan string, len(s.procs))
+	for _, p := range s.procs {
+		go func() { <-p.done; ch <- p.name }()
+	}
+	return ch
+}
+
+// Stop ends the children in reverse order of start, then Postgres and moto.
+func (s *Stack) Stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		p := s.procs[i]
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(40 * time.Second):
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+	}
+	if s.moto != nil {
+		s.moto.Stop()
+	}
+	if s.pg != nil {
+		s.pg.Stop()
+	}
+	os.RemoveAll(s.dir)
+}
+
+var prefixMu sync.Mutex
+
+func prefixLines(out io.Writer, name string, r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		prefixMu.Lock()
+		fmt.Fprintf(out, "%-10s | %s\n", name, sc.Text())
+		prefixMu.Unlock()
+	}
+	io.Copy(io.Discard, r)
+}
+
+// cleanEnv drops AWS settings that would point the children at a real account.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "AWS_") && name != "AWS_CA_BUNDLE" || strings.HasPrefix(name, "SLUICE_") || name == "DATABASE_URL" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func rewriteYAML(src, dst string, edit func(map[string]any)) (string, error) {
+	raw, err := os.ReadFile(src)
+	if err != nil {
+		return "", err
+	}
+	doc := map[string]any{}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return "", fmt.Errorf("parse %s: %w", src, err)
+	}
+	edit(doc)
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	return dst, os.WriteFile(dst, out, 0o644)
+}
+
+func waitTCP(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	return devenv.WaitTCP(ctx, addr)
+}
+
+func repoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the repository root: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run from inside the sluice repository")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// Services starts only Postgres and moto, and returns the environment that
+// points at them and a function that stops them.
+func Services(ctx context.Context) (env []string, stop func(), err error) {
+	pg, err := devenv.StartPostgres(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	moto, err := devenv.StartMoto(ctx)
+	if err != nil {
+		pg.Stop()
+		return nil, nil, err
+	}
+	env = []string{"DATABASE_URL=" + pg.URL("postgres"), "SLUICE_SQS_ENDPOINT=" + moto.Endpoint()}
+	return env, func() { moto.Stop(); pg.Stop() }, nil
+}

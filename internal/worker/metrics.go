@@ -1,0 +1,34 @@
+package worker
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// Per-pool metrics. Labels are the account name and the model alias.
+var (
+	metricBudget = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_budget_tokens_per_window", Help: "Configured tokens per quota window (TPM).",
+	}, []string{"account", "model"})
+	metricFactor = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_budget_factor", Help: "Share of the budget in use after throttle backpressure (1 = all).",
+	}, []string{"account", "model"})
+	metricReserved = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_budget_reserved_tokens", Help: "Tokens this process holds reserved for calls in flight.",
+	}, []string{"account", "model"})
+	metricUsed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_budget_used_tokens_total", Help: "Quota tokens charged by finished calls (input + output × burndown).",
+	}, []string{"account", "model"})
+	metricThrottles = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_bedrock_throttles_total", Help: "Calls Bedrock throttled although the budget admitted them.",
+	}, []string{"account", "model"})
+	metricCalls = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_bedrock_calls_total", Help: "Bedrock calls by outcome.",
+	}, []string{"account", "model", "outcome"})
+	metricQueueDepth = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_queue_depth", Help: "Jobs waiting to start.",
+	}, []string{"model", "priority"})
+	metricQueueAge = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_queue_oldest_age_seconds", Help: "Age of the oldest job waiting to start.",
+	}, []string{"model", "priority"})
+)
