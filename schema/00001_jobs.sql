@@ -10,7 +10,7 @@ CREATE TABLE jobs (
     state            text NOT NULL DEFAULT 'queued'
                      CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
     request          jsonb NOT NULL,
-    response         jsonb,
+    response         json,          -- json keeps the bytes the caller will get, in order
     error            jsonb,
     usage            jsonb,
     -- attempts counts claims; it also fences a worker whose lease expired and

@@ -51,9 +51,11 @@ Ctrl-C stops everything.
 	case name := <-s.Exited():
 		fmt.Fprintf(os.Stderr, "devstack: %s stopped; shutting down\n", name)
 	}
-	stop()
+	// Signals stay caught while the children stop: a second Ctrl-C must not
+	// kill devstack and leave them running.
 	fmt.Fprintln(os.Stderr, "devstack: stopping")
 	s.Stop()
+	fmt.Fprintln(os.Stderr, "devstack: stopped")
 }
 
 func envOr(name, def string) string {

@@ -36,9 +36,12 @@ type Deps struct {
 // resolves the queues.
 func Open(ctx context.Context, name string) (*Deps, error) {
 	log := Logger().With("process", name)
-	cfg, err := config.Load()
+	cfg, warnings, err := config.Load()
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn("config", "warning", w)
 	}
 	pool, err := pgxpool.New(ctx, cfg.Env.DatabaseURL)
 	if err != nil {

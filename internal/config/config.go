@@ -85,11 +85,12 @@ type Env struct {
 var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,48}$`)
 
 // Load reads the YAML named by SLUICE_CONFIG (a path) or SLUICE_CONFIG_YAML (the
-// document itself) and the environment.
-func Load() (*Config, error) {
+// document itself) and the environment. The warnings name settings of the file
+// that sluice does not use (see Parse).
+func Load() (*Config, []string, error) {
 	env, err := loadEnv()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var doc []byte
 	switch {
@@ -99,34 +100,42 @@ func Load() (*Config, error) {
 		path := os.Getenv("SLUICE_CONFIG")
 		doc, err = os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("read SLUICE_CONFIG %q: %w", path, err)
+			return nil, nil, fmt.Errorf("read SLUICE_CONFIG %q: %w", path, err)
 		}
 	default:
-		return nil, fmt.Errorf("no configuration: set SLUICE_CONFIG to a YAML file or SLUICE_CONFIG_YAML to its contents")
+		return nil, nil, fmt.Errorf("no configuration: set SLUICE_CONFIG to a YAML file or SLUICE_CONFIG_YAML to its contents")
 	}
-	cfg, err := Parse(doc)
+	cfg, warnings, err := Parse(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg.Env = env
-	return cfg, nil
+	return cfg, warnings, nil
 }
 
 // Parse reads a YAML document, expanding ${NAME} references from the environment,
-// and checks it.
-func Parse(doc []byte) (*Config, error) {
+// and checks it. A LiteLLM proxy config (one with a top-level model_list) is
+// converted by FromLiteLLM, whose warnings Parse returns; sluice's own format,
+// strictly checked, has none.
+func Parse(doc []byte) (*Config, []string, error) {
 	expanded, err := expandEnv(string(doc))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	// A document that does not decode as a mapping is left to the strict
+	// decode below, which says what is wrong with it.
+	var top map[string]any
+	if yaml.Unmarshal([]byte(expanded), &top) == nil && isLiteLLM(top) {
+		return FromLiteLLM([]byte(expanded))
 	}
 	var cfg Config
 	if err := yaml.UnmarshalWithOptions([]byte(expanded), &cfg, yaml.Strict()); err != nil {
-		return nil, fmt.Errorf("parse config: %w", err)
+		return nil, nil, fmt.Errorf("parse config: %w", err)
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &cfg, nil
+	return &cfg, nil, nil
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -168,7 +177,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("config: model %q: default_max_tokens %d exceeds max_output_tokens %d", alias, m.DefaultMaxTokens, m.MaxOutputTokens)
 		}
 		if m.Burndown <= 0 {
-			m.Burndown = 1
+			m.Burndown = DefaultBurndown(m.BedrockModelID)
 		}
 		c.Models[alias] = m
 	}

@@ -177,7 +177,8 @@ func (s *Stack) start(ctx context.Context, out io.Writer, name string, args, env
 	cmd := exec.Command(filepath.Join(s.dir, name), args...)
 	// Its own process group: Ctrl-C reaches only devstack, which then stops
 	// the children in order (api first, so callers get answers).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if devstack itself is killed, the children go too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Env = append(cleanEnv(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

@@ -42,7 +42,9 @@ func (h *Hub) Run(ctx context.Context) error {
 		Connect:        h.connect,
 		ReconnectDelay: time.Second,
 		LogError: func(ctx context.Context, err error) {
-			h.log.WarnContext(ctx, "job listener", "err", err)
+			if ctx.Err() == nil {
+				h.log.WarnContext(ctx, "job listener", "err", err)
+			}
 		},
 	}
 	l.Handle(Channel, hubHandler{h})

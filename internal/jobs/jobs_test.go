@@ -71,7 +71,7 @@ func TestStateMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if done.State != jobs.Succeeded || string(done.Response) != `{"x": "fresh"}` || done.FinishedAt == nil {
+	if done.State != jobs.Succeeded || string(done.Response) != `{"x":"fresh"}` || done.FinishedAt == nil {
 		t.Fatalf("finished job = %+v (response %s)", done, done.Response)
 	}
 	// Terminal jobs cannot be claimed or cancelled.
