@@ -122,10 +122,7 @@ func Parse(doc []byte) (*Config, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// A document that does not decode as a mapping is left to the strict
-	// decode below, which says what is wrong with it.
-	var top map[string]any
-	if yaml.Unmarshal([]byte(expanded), &top) == nil && isLiteLLM(top) {
+	if isLiteLLM([]byte(expanded)) {
 		return FromLiteLLM([]byte(expanded))
 	}
 	var cfg Config

@@ -54,11 +54,29 @@ import (
 	"github.com/goccy/go-yaml/parser"
 )
 
-// isLiteLLM reports whether a decoded document is a LiteLLM proxy config,
-// which sluice's own format never is: it has no model_list.
-func isLiteLLM(top map[string]any) bool {
-	_, ok := top["model_list"]
-	return ok
+// isLiteLLM reports whether a document is a LiteLLM proxy config: one with a
+// top-level model_list, which sluice's own format never has. It looks only at
+// the top-level keys, so that what is inside is left to FromLiteLLM to judge.
+// A document that does not parse at all is left to the caller's decoding,
+// which says what is wrong with it.
+func isLiteLLM(doc []byte) bool {
+	f, err := parser.ParseBytes(doc, 0)
+	if err != nil || len(f.Docs) != 1 {
+		return false
+	}
+	var pairs []*ast.MappingValueNode
+	switch body := f.Docs[0].Body.(type) {
+	case *ast.MappingNode:
+		pairs = body.Values
+	case *ast.MappingValueNode:
+		pairs = []*ast.MappingValueNode{body}
+	}
+	for _, p := range pairs {
+		if tok := p.Key.GetToken(); tok != nil && tok.Value == "model_list" {
+			return true
+		}
+	}
+	return false
 }
 
 // FromLiteLLM converts a LiteLLM proxy config into sluice's configuration,
@@ -146,8 +164,7 @@ type accountKey struct {
 type accountImport struct {
 	key         accountKey
 	sessionName string
-	budgets     map[string]*budgetImport
-	aliases     []string // budgets' keys in order of appearance
+	budgets     map[string]*budgetImport // by alias
 }
 
 type budgetImport struct {
@@ -234,18 +251,21 @@ func (im *litellmImport) readEnvSection(top *ymap) error {
 }
 
 // lookupEnv finds a variable the way LiteLLM's proxy does: it first exports
-// the file's environment_variables, which may themselves be os.environ/
-// references, into the process environment.
+// the file's environment_variables into the process environment, except those
+// that are os.environ/ references to unset variables.
 func (im *litellmImport) lookupEnv(name string) (string, bool) {
-	v, ok := im.envNames[name]
-	if !ok {
-		return os.LookupEnv(name)
+	if v, ok := im.envNames[name]; ok {
+		ref, isRef := strings.CutPrefix(v, "os.environ/")
+		if !isRef {
+			im.envUsed[name] = true
+			return v, true
+		}
+		if v, ok := os.LookupEnv(ref); ok {
+			im.envUsed[name] = true
+			return v, true
+		}
 	}
-	im.envUsed[name] = true
-	if ref, isRef := strings.CutPrefix(v, "os.environ/"); isRef {
-		return os.LookupEnv(ref)
-	}
-	return v, true
+	return os.LookupEnv(name)
 }
 
 // entry imports model_list[i].
@@ -368,25 +388,25 @@ func (im *litellmImport) identity(p *params, modelID string) (accountKey, string
 	if k.roleARN, err = p.str("aws_role_name"); err != nil {
 		return k, "", err
 	}
-	if k.roleARN != "" {
-		if _, _, ok := splitRoleARN(k.roleARN); !ok {
-			return k, "", fmt.Errorf("LiteLLM config: %s.aws_role_name: %q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", p.path, k.roleARN)
-		}
-	}
-	if k.externalID, err = p.str("aws_external_id"); err != nil {
-		return k, "", err
-	}
-	session, err := p.str("aws_session_name")
-	if err != nil {
-		return k, "", err
-	}
+	var session string
 	if k.roleARN == "" {
+		// Both qualify assuming a role; LiteLLM ignores them without one too.
 		for _, name := range []string{"aws_external_id", "aws_session_name"} {
 			if p.m.has(name) {
+				p.used[name] = true
 				im.warnings = append(im.warnings, fmt.Sprintf("%s.%s: ignored without aws_role_name", p.path, name))
 			}
 		}
-		k.externalID, session = "", ""
+	} else {
+		if _, _, ok := splitRoleARN(k.roleARN); !ok {
+			return k, "", fmt.Errorf("LiteLLM config: %s.aws_role_name: %q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", p.path, k.roleARN)
+		}
+		if k.externalID, err = p.str("aws_external_id"); err != nil {
+			return k, "", err
+		}
+		if session, err = p.str("aws_session_name"); err != nil {
+			return k, "", err
+		}
 	}
 	if k.region, err = im.region(p, modelID); err != nil {
 		return k, "", err
@@ -435,12 +455,9 @@ func (im *litellmImport) credentials(p *params, hasRole bool) error {
 		}
 		if k == "aws_access_key_id" {
 			// Commonly os.environ/AWS_ACCESS_KEY_ID: the process's own key,
-			// which sluice's credentials are too.
-			id, err := p.str(k)
-			if err != nil {
-				return err
-			}
-			if own, ok := os.LookupEnv("AWS_ACCESS_KEY_ID"); ok && id == own {
+			// which sluice signs with too. Unset, it leaves LiteLLM on its
+			// ambient credentials, as sluice is.
+			if id, err := p.str(k); err != nil || id == os.Getenv("AWS_ACCESS_KEY_ID") {
 				continue
 			}
 		}
@@ -489,7 +506,6 @@ func (im *litellmImport) addBudget(path string, key accountKey, session, alias s
 	sum, ok := acct.budgets[alias]
 	if !ok {
 		acct.budgets[alias] = &budgetImport{Budget: b, rpmUnset: rpmUnset}
-		acct.aliases = append(acct.aliases, alias)
 		return
 	}
 	sum.TPM += b.TPM
@@ -527,8 +543,7 @@ func (im *litellmImport) config() *Config {
 			SessionName: a.sessionName,
 			Models:      map[string]Budget{},
 		}
-		for _, alias := range a.aliases {
-			b := a.budgets[alias]
+		for alias, b := range a.budgets {
 			if b.rpmUnset {
 				b.RPM = 0
 			}
@@ -571,11 +586,11 @@ func splitRoleARN(arn string) (accountID, role string, ok bool) {
 		return "", "", false
 	}
 	resource, ok := strings.CutPrefix(parts[5], "role/")
-	role = resource[strings.LastIndex(resource, "/")+1:]
-	if !ok || role == "" {
+	if !ok {
 		return "", "", false
 	}
-	return parts[4], role, true
+	role = resource[strings.LastIndex(resource, "/")+1:]
+	return parts[4], role, role != ""
 }
 
 // bedrockModel returns the Bedrock model id a LiteLLM model string calls and
@@ -781,15 +796,13 @@ func (t *tree) value(n ast.Node) (any, error) {
 // merged ones wherever the "<<" stands, and of several merged mappings the
 // earlier wins. Merged keys take the place of the "<<" in the key order.
 func (t *tree) mapping(pairs []*ast.MappingValueNode) (*ymap, error) {
+	// The parser has already refused a key the mapping sets twice.
 	own := map[string]bool{}
 	for _, p := range pairs {
 		if !p.Key.IsMergeKey() {
 			k, err := t.key(p.Key)
 			if err != nil {
 				return nil, err
-			}
-			if own[k] {
-				return nil, fmt.Errorf("line %d: key %q appears twice in one mapping", line(p.Key), k)
 			}
 			own[k] = true
 		}
