@@ -18,7 +18,22 @@ type Limits struct {
 	RPM    float64       // requests per window; 0 means unlimited
 	TPD    float64       // tokens per day (1440 windows); 0 means unlimited
 	Window time.Duration // a minute on AWS; shorter in tests
+	// Slack is kept out of the bucket's capacity (not its refill rate). While
+	// a reservation travels to Bedrock, Bedrock's own bucket may sit full and
+	// waste refill that ours still counts; Slack covers that, so ours never
+	// holds more than Bedrock's. See DefaultSlack.
+	Slack float64
 }
+
+// DefaultSlack covers a quarter second of refill in flight, at most 5% of the
+// burst. On a real one-minute window that is 0.4% of TPM, and it costs no
+// throughput: only the size of a burst from idle.
+func DefaultSlack(tpm float64, window time.Duration) float64 {
+	return tpm * min(0.05, (250*time.Millisecond).Seconds()/window.Seconds())
+}
+
+// capacity is the most the token bucket holds now.
+func (l Limits) capacity(factor float64) float64 { return l.TPM*factor - l.Slack }
 
 // Backpressure tuning: a throttle that arrives anyway means someone else is
 // spending the account's quota, so the pool takes less (multiplicative
@@ -46,7 +61,7 @@ type State struct {
 
 // Full is the state of a bucket nobody has drawn from.
 func Full(l Limits, now time.Time) State {
-	return State{Tokens: l.TPM, Requests: l.RPM, At: now, DayStart: now, Factor: 1}
+	return State{Tokens: l.capacity(1), Requests: l.RPM, At: now, DayStart: now, Factor: 1}
 }
 
 func (l Limits) perSecond(perWindow float64) float64 { return perWindow / l.Window.Seconds() }
@@ -59,7 +74,7 @@ func (s *State) refill(l Limits, now time.Time) {
 		dt = 0
 	}
 	s.Factor = math.Min(1, s.Factor+recoverPerWindw*dt/l.Window.Seconds())
-	s.Tokens = math.Min(l.TPM*s.Factor, s.Tokens+dt*l.perSecond(l.TPM)*s.Factor)
+	s.Tokens = math.Min(l.capacity(s.Factor), s.Tokens+dt*l.perSecond(l.TPM)*s.Factor)
 	if l.RPM > 0 {
 		s.Requests = math.Min(l.RPM*s.Factor, s.Requests+dt*l.perSecond(l.RPM)*s.Factor)
 	}
@@ -99,7 +114,7 @@ func (s *State) TryReserve(l Limits, now time.Time, tokens float64, requests int
 // negative amount charges what a call used beyond its reservation.
 func (s *State) Return(l Limits, now time.Time, tokens float64, requests int) {
 	s.refill(l, now)
-	s.Tokens = math.Min(l.TPM*s.Factor, s.Tokens+tokens)
+	s.Tokens = math.Min(l.capacity(s.Factor), s.Tokens+tokens)
 	if l.RPM > 0 {
 		s.Requests = math.Min(l.RPM*s.Factor, s.Requests+float64(requests))
 	}

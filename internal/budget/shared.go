@@ -26,7 +26,7 @@ func NewShared(ctx context.Context, pool *pgxpool.Pool, account, model string, l
 	_, err := pool.Exec(ctx, `
 		INSERT INTO budgets (account, model, tokens, requests, at, day_start)
 		VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
-		ON CONFLICT (account, model) DO NOTHING`, account, model, l.TPM, l.RPM)
+		ON CONFLICT (account, model) DO NOTHING`, account, model, l.capacity(1), l.RPM)
 	if err != nil {
 		return nil, fmt.Errorf("create budget %s/%s: %w", account, model, err)
 	}
@@ -35,6 +35,9 @@ func NewShared(ctx context.Context, pool *pgxpool.Pool, account, model string, l
 
 // Limits are the bucket's quota.
 func (b *Shared) Limits() Limits { return b.limits }
+
+// Capacity is the most one call may reserve.
+func (b *Shared) Capacity() float64 { return b.limits.capacity(1) }
 
 func (b *Shared) update(ctx context.Context, f func(s *State, now time.Time)) (State, error) {
 	var s State
@@ -70,8 +73,8 @@ func (b *Shared) TryReserve(ctx context.Context, tokens float64, requests int) (
 
 // Reserve waits until the bucket holds tokens and requests, and takes them.
 func (b *Shared) Reserve(ctx context.Context, tokens float64, requests int) error {
-	if tokens > b.limits.TPM {
-		return fmt.Errorf("budget %s/%s: a call reserving %.0f tokens can never fit a budget of %.0f per window", b.account, b.model, tokens, b.limits.TPM)
+	if c := b.limits.capacity(1); tokens > c {
+		return fmt.Errorf("budget %s/%s: a call reserving %.0f tokens can never fit a bucket of %.0f", b.account, b.model, tokens, c)
 	}
 	for {
 		ok, wait, err := b.TryReserve(ctx, tokens, requests)

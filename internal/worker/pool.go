@@ -31,6 +31,7 @@ type Converser interface {
 // Budget is the token bucket a pool draws from (budget.Shared).
 type Budget interface {
 	Limits() budget.Limits
+	Capacity() float64
 	TryReserve(ctx context.Context, tokens float64, requests int) (bool, time.Duration, error)
 	Reserve(ctx context.Context, tokens float64, requests int) error
 	Return(ctx context.Context, tokens float64, requests int) error
@@ -227,9 +228,9 @@ func (p *Pool) handle(ctx context.Context, m queue.Message, held float64) {
 	// Bedrock reserves input + maxTokens at call start; so does the pool.
 	cost := p.est.input(len(job.Request)) + float64(aws.ToInt32(in.InferenceConfig.MaxTokens))
 	p.est.reserved(cost)
-	if limit := p.Budget.Limits().TPM; cost > limit {
+	if limit := p.Budget.Capacity(); cost > limit {
 		p.giveBack(ctx, held, 1)
-		e := openai.InvalidRequest("max_tokens", "This request needs about %.0f tokens of quota (input + max_tokens), more than account %s's whole budget of %.0f per minute for %s; lower max_tokens.", cost, p.Account, limit, p.Alias)
+		e := openai.InvalidRequest("max_tokens", "This request needs about %.0f tokens of quota (input + max_tokens), more than account %s can ever admit at once for %s (%.0f); lower max_tokens.", cost, p.Account, p.Alias, limit)
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: e.Record()})
 		return
 	}

@@ -42,8 +42,14 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		// One client per account: its credentials cache is shared by all its pools.
 		client := bedrock.NewClient(s.AWS, acct, endpoints)
+		// Assume the role now: a misconfigured account shows at start, and the
+		// first call does not carry an STS round trip its reservation did not expect.
+		if _, err := client.Options().Credentials.Retrieve(ctx); err != nil {
+			s.Log.ErrorContext(ctx, "credentials for account", "account", acct.Name, "role", acct.RoleARN, "err", err)
+		}
 		for alias, b := range acct.Models {
-			limits := budget.Limits{TPM: float64(b.TPM), RPM: float64(b.RPM), TPD: float64(b.TPD), Window: cfg.Env.Window}
+			limits := budget.Limits{TPM: float64(b.TPM), RPM: float64(b.RPM), TPD: float64(b.TPD), Window: cfg.Env.Window,
+				Slack: budget.DefaultSlack(float64(b.TPM), cfg.Env.Window)}
 			shared, err := budget.NewShared(ctx, s.DB, acct.Name, alias, limits)
 			if err != nil {
 				return err
