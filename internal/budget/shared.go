@@ -103,6 +103,22 @@ func (b *Shared) Throttled(ctx context.Context) error {
 	return err
 }
 
+// Room says how many tokens the bucket holds now, and how long until it holds
+// want. It takes nothing: a pool uses it to decide whether to receive work,
+// and reserves only once it knows a message's exact cost.
+func (b *Shared) Room(ctx context.Context, want float64) (float64, time.Duration, error) {
+	var level float64
+	var wait time.Duration
+	_, err := b.update(ctx, func(s *State, now time.Time) {
+		s.refill(b.limits, now)
+		level = s.Tokens
+		if level < want {
+			wait = time.Duration((want - level) / (b.limits.perSecond(b.limits.TPM) * s.Factor) * float64(time.Second))
+		}
+	})
+	return level, wait, err
+}
+
 // Snapshot reads the bucket's state brought forward to now.
 func (b *Shared) Snapshot(ctx context.Context) (State, error) {
 	return b.update(ctx, func(s *State, now time.Time) { s.refill(b.limits, now) })

@@ -32,7 +32,7 @@ type Converser interface {
 type Budget interface {
 	Limits() budget.Limits
 	Capacity() float64
-	TryReserve(ctx context.Context, tokens float64, requests int) (bool, time.Duration, error)
+	Room(ctx context.Context, want float64) (float64, time.Duration, error)
 	Reserve(ctx context.Context, tokens float64, requests int) error
 	Return(ctx context.Context, tokens float64, requests int) error
 	Throttled(ctx context.Context) error
@@ -105,34 +105,29 @@ func (p *Pool) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		}
-		// Reserve before receiving: a message is taken only when the budget
-		// has room to run it, so excess demand waits in SQS, visible to every
-		// pool that could serve it, and no receive count is spent on waiting.
+		// Receive only when the budget has room: excess demand waits in SQS,
+		// visible to every pool that could serve it, and spends no receive
+		// count. The reservation itself is made per message, just before its
+		// call, so that it is in flight to Bedrock as briefly as possible.
 		typical := p.est.typicalCost()
-		if err := p.Budget.Reserve(ctx, typical, 1); err != nil {
+		level, wait, err := p.Budget.Room(ctx, typical)
+		if err != nil || level < typical {
 			<-slots
-			if ctx.Err() != nil {
-				return nil
+			if err != nil && ctx.Err() == nil {
+				p.Log.WarnContext(ctx, "budget", "err", err)
+				wait = time.Second
 			}
-			p.Log.WarnContext(ctx, "reserve", "err", err)
-			sleep(ctx, time.Second)
+			sleep(ctx, min(max(wait, 5*time.Millisecond), time.Second))
 			continue
 		}
 		n := 1
-		for n < 10 && len(slots) < cap(slots) {
-			ok, _, err := p.Budget.TryReserve(ctx, typical, 1)
-			if err != nil || !ok {
-				break
-			}
+		for n < 10 && float64(n+1)*typical <= level && len(slots) < cap(slots) {
 			slots <- struct{}{}
 			n++
 		}
 		msgs, err := p.receive(ctx, n)
-		if unused := n - len(msgs); unused > 0 {
-			p.giveBack(context.WithoutCancel(ctx), float64(unused)*typical, unused)
-			for range unused {
-				<-slots
-			}
+		for range n - len(msgs) {
+			<-slots
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -149,7 +144,7 @@ func (p *Pool) Run(ctx context.Context) error {
 				defer func() { <-slots }()
 				// A job in flight finishes even when the process is asked to stop:
 				// a caller is waiting for it.
-				p.handle(context.WithoutCancel(ctx), m, typical)
+				p.handle(context.WithoutCancel(ctx), m)
 			}()
 		}
 	}
@@ -185,19 +180,16 @@ func (p *Pool) receive(ctx context.Context, n int) ([]queue.Message, error) {
 	return p.Queues.Receive(ctx, p.Alias, queue.Interactive, n, p.Poll)
 }
 
-// handle runs one message. It holds a reservation of held tokens and one
-// request on entry, and settles it on every path.
-func (p *Pool) handle(ctx context.Context, m queue.Message, held float64) {
+// handle runs one message: claim, reserve, call, settle, record.
+func (p *Pool) handle(ctx context.Context, m queue.Message) {
 	log := p.Log.With("job", m.JobID)
 	job, err := p.Store.Claim(ctx, m.JobID, p.Account, queue.VisibilityTimeout)
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
-		p.giveBack(ctx, held, 1)
 		log.WarnContext(ctx, "message for unknown job; deleting")
 		p.delete(ctx, m)
 		return
 	case errors.Is(err, jobs.ErrNotClaimable):
-		p.giveBack(ctx, held, 1)
 		if job.State.Terminal() {
 			// A duplicate delivery, or a job cancelled before it started.
 			p.delete(ctx, m)
@@ -205,7 +197,6 @@ func (p *Pool) handle(ctx context.Context, m queue.Message, held float64) {
 		// Otherwise another worker holds it; the message comes back if that worker dies.
 		return
 	case err != nil:
-		p.giveBack(ctx, held, 1)
 		log.ErrorContext(ctx, "claim", "err", err)
 		return
 	}
@@ -214,13 +205,11 @@ func (p *Pool) handle(ctx context.Context, m queue.Message, held float64) {
 
 	var req openai.ChatCompletionRequest
 	if err := json.Unmarshal(job.Request, &req); err != nil {
-		p.giveBack(ctx, held, 1)
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: openai.ServerError("stored request is unreadable: " + err.Error()).Record()})
 		return
 	}
 	in, oerr := bedrock.ConverseRequest(&req, p.Model)
 	if oerr != nil {
-		p.giveBack(ctx, held, 1)
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: oerr.Record()})
 		return
 	}
@@ -229,19 +218,14 @@ func (p *Pool) handle(ctx context.Context, m queue.Message, held float64) {
 	cost := p.est.input(len(job.Request)) + float64(aws.ToInt32(in.InferenceConfig.MaxTokens))
 	p.est.reserved(cost)
 	if limit := p.Budget.Capacity(); cost > limit {
-		p.giveBack(ctx, held, 1)
 		e := openai.InvalidRequest("max_tokens", "This request needs about %.0f tokens of quota (input + max_tokens), more than account %s can ever admit at once for %s (%.0f); lower max_tokens.", cost, p.Account, p.Alias, limit)
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: e.Record()})
 		return
 	}
-	if cost > held {
-		if err := p.Budget.Reserve(ctx, cost-held, 0); err != nil {
-			p.giveBack(ctx, held, 1)
-			log.WarnContext(ctx, "reserve", "err", err)
-			return // the message comes back after its visibility timeout
-		}
-	} else {
-		p.giveBack(ctx, held-cost, 0)
+	if err := p.Budget.Reserve(ctx, cost, 1); err != nil {
+		log.WarnContext(ctx, "reserve", "err", err)
+		p.requeue(ctx, m, job, time.Second)
+		return
 	}
 
 	for throttles := 0; ; throttles++ {

@@ -1,0 +1,205 @@
+// Command overload runs sluice's budget scenario for longer than the tests do:
+// several accounts with a small quota each, and sync callers offering a
+// multiple of what the quotas allow. It starts the whole local stack as
+// separate processes and prints, per account, utilization (what Bedrock
+// charged / what the budget allowed, over the windows where work was waiting),
+// throttles at the simulator, client-visible errors, and queue wait p50/p99.
+//
+//	go run ./bench/overload -accounts 3 -tpm 3000 -window 2s -overload 3 -d 60s
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-broker/sluice/internal/bedrocksim"
+	"github.com/sluice-broker/sluice/internal/devstack"
+)
+
+const modelID = "amazon.nova-lite-v1:0"
+
+func main() {
+	accounts := flag.Int("accounts", 3, "accounts serving the model")
+	tpm := flag.Int("tpm", 3000, "each account's tokens per window")
+	window := flag.Duration("window", 2*time.Second, "the quota window (a minute on AWS)")
+	over := flag.Float64("overload", 3, "offered load as a multiple of the total budget")
+	dur := flag.Duration("d", 60*time.Second, "how long to offer load")
+	out := flag.Int("tokens", 200, "output tokens per request (= max_tokens)")
+	logs := flag.Bool("v", false, "show the stack's logs")
+	flag.Parse()
+	if err := run(*accounts, *tpm, *window, *over, *dur, *out, *logs); err != nil {
+		fmt.Fprintln(os.Stderr, "overload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(accounts, tpm int, window time.Duration, over float64, dur time.Duration, outTokens int, logs bool) error {
+	dir, err := os.MkdirTemp("", "sluice-overload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var cfg, sim strings.Builder
+	fmt.Fprintf(&cfg, "models:\n  nova: {bedrock_model_id: %q, default_max_tokens: %d, max_output_tokens: 5000, burndown: 1}\naccounts:\n", modelID, outTokens)
+	fmt.Fprintf(&sim, "window: %s\nttft: 50ms\nper_token: 1ms\nmodels:\n  %q: {max_output_tokens: 5000, burndown: 1}\naccounts:\n", window, modelID)
+	ids := make([]string, accounts)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%012d", 100000000000+i)
+		fmt.Fprintf(&cfg, "  - {name: acct%d, region: us-east-1, role_arn: \"arn:aws:iam::%s:role/bedrock-caller\", models: {nova: {tpm: %d}}}\n", i, ids[i], tpm)
+		fmt.Fprintf(&sim, "  - id: %q\n    quotas: {%q: {tpm: %d}}\n", ids[i], modelID, tpm)
+	}
+	cfgPath, simPath := filepath.Join(dir, "sluice.yaml"), filepath.Join(dir, "sim.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(simPath, []byte(sim.String()), 0o644); err != nil {
+		return err
+	}
+	logOut := io.Discard
+	if logs {
+		logOut = os.Stderr
+	}
+	ctx := context.Background()
+	stack, err := devstack.Start(ctx, devstack.Options{
+		APIAddr: "127.0.0.1:18081", SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
+		Env: []string{"SLUICE_QUOTA_WINDOW=" + window.String(), "SLUICE_LOG_LEVEL=warn", "SLUICE_SYNC_TIMEOUT=30m"},
+	})
+	if err != nil {
+		return err
+	}
+	defer stack.Stop()
+
+	// A request costs about its input (~60 tokens) + its output.
+	perRequest := float64(60 + outTokens)
+	capacity := float64(accounts*tpm) / perRequest / window.Seconds()
+	rate := capacity * over
+	fmt.Printf("sluice overload benchmark: %d accounts × %d tokens per %s window, %.1f requests/s offered (%.1f× the ~%.1f/s the budgets allow) for %s\n",
+		accounts, tpm, window, rate, over, capacity, dur)
+
+	client := &http.Client{Timeout: 30 * time.Minute}
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
+	end := time.Now().Add(dur)
+	offered := 0
+	for i := 0; time.Now().Before(end); i++ {
+		offered++
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			text := fmt.Sprintf("request %d: %s\n%s", i, strings.Repeat("lorem ipsum ", 15), bedrocksim.Directive("output_tokens", fmt.Sprint(outTokens)))
+			body, _ := json.Marshal(map[string]any{"model": "nova", "max_tokens": outTokens, "messages": []map[string]string{{"role": "user", "content": text}}})
+			req, _ := http.NewRequest(http.MethodPost, stack.APIURL+"/v1/chat/completions", bytes.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+stack.MasterKey)
+			resp, err := client.Do(req)
+			if err != nil {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				failed.Add(1)
+				firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, b))
+				return
+			}
+			ok.Add(1)
+		}()
+	}
+	tick.Stop()
+	fmt.Printf("  offered %d requests; waiting for the backlog to drain\n", offered)
+	wg.Wait()
+
+	stats, err := simStats(stack.SimURL)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  client results   %d ok, %d errors\n", ok.Load(), failed.Load())
+	if e := firstErr.Load(); e != nil {
+		fmt.Printf("  first error      %s\n", e)
+	}
+	for i, id := range ids {
+		m := stats.Model(id, modelID)
+		u, windows := utilization(m, tpm)
+		fmt.Printf("  acct%d           %5d calls, utilization %6.2f%% over %d saturated windows, %d throttles at Bedrock\n",
+			i, m.Totals.Admitted, 100*u, windows, m.Totals.Throttled)
+	}
+	waits, err := queueWaits(ctx, stack.DBURL)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  queue wait       p50 %s  p99 %s  max %s\n", pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1))
+	return nil
+}
+
+func simStats(url string) (bedrocksim.Stats, error) {
+	var st bedrocksim.Stats
+	resp, err := http.Get(url + "/_sim/stats")
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// utilization over the windows where work was waiting: the first two (the
+// initial burst) and the last (the drain) are left out.
+func utilization(m bedrocksim.ModelStats, tpm int) (float64, int) {
+	w := m.Windows
+	if len(w) < 4 {
+		return 0, 0
+	}
+	steady := w[2 : len(w)-1]
+	var charged int64
+	for _, win := range steady {
+		charged += win.ChargedTokens
+	}
+	span := steady[len(steady)-1].Index - steady[0].Index + 1
+	return float64(charged) / float64(int64(tpm)*span), int(span)
+}
+
+func queueWaits(ctx context.Context, dbURL string) ([]time.Duration, error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT extract(epoch FROM started_at - created_at) FROM jobs WHERE started_at IS NOT NULL`)
+	if err != nil {
+		return nil, err
+	}
+	secs, err := pgx.CollectRows(rows, pgx.RowTo[float64])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]time.Duration, len(secs))
+	for i, s := range secs {
+		out[i] = time.Duration(s * float64(time.Second))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return d[min(len(d)-1, int(float64(len(d))*p))].Round(time.Millisecond)
+}
