@@ -13,11 +13,22 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluice-broker/sluice/internal/api"
+	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/app"
+	"github.com/sluice-broker/sluice/internal/batch"
+	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/webhook"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "keys" {
+		if err := keys(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "api keys:", err)
+			os.Exit(2)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)
@@ -33,11 +44,19 @@ func run() error {
 	}
 	defer deps.Close()
 	if deps.Config.Env.MasterKey == "" {
-		return errors.New("SLUICE_MASTER_KEY is not set; every request would be refused")
+		deps.Log.Warn("SLUICE_MASTER_KEY is not set: only managed keys (api keys create) are admitted")
 	}
 
 	hub := jobs.NewHub(deps.Store, deps.ListenConn, deps.Log)
-	srv := &api.Server{Config: deps.Config, Store: deps.Store, Hub: hub, Queue: deps.Queues, Log: deps.Log, SyncTimeout: deps.Config.Env.SyncTimeout}
+	srv := &api.Server{Config: deps.Config, Store: deps.Store, Hub: hub, Queue: deps.Queues, Log: deps.Log, SyncTimeout: deps.Config.Env.SyncTimeout,
+		Keys: apikey.NewStore(deps.Pool), Guard: webhook.NewGuard(deps.Config.Env.WebhookAllowPrivate)}
+	if srv.BatchWindow, err = batch.WindowFromEnv(); err != nil {
+		return err
+	}
+	// Batches are validated, enqueued and finalized in the background, by a
+	// runner in every api process; leases on batch rows share the work.
+	runner := &batch.Runner{Store: batch.NewStore(deps.Pool), Jobs: deps.Store, Files: files.NewPG(deps.Pool), Queue: deps.Queues,
+		Config: deps.Config, Log: deps.Log}
 	ln, err := net.Listen("tcp", deps.Config.Env.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", deps.Config.Env.ListenAddr, err)
@@ -46,6 +65,7 @@ func run() error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
+	g.Go(func() error { return runner.Run(gctx) })
 	g.Go(func() error {
 		deps.Log.Info("api listening", "addr", ln.Addr().String())
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -42,9 +42,6 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if !ok {
 		return openai.ModelNotFound(req.Model)
 	}
-	if req.Stream {
-		return openai.InvalidRequest("stream", "Streaming is not available yet; send stream=false.")
-	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
 	if _, oerr := bedrock.ConverseRequest(req, model); oerr != nil {
@@ -54,9 +51,31 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: jobs.Sync, Request: body}
-	if err := s.Store.Insert(r.Context(), job); err != nil {
-		return fmt.Errorf("accept chat completion: %w", err)
+	sub, oerr := s.submission(c, body)
+	if oerr != nil {
+		return oerr
+	}
+	if sub.async && req.Stream {
+		// Nobody would read the stream: an async result is collected whole.
+		return openai.InvalidRequest("stream", "A streamed completion cannot be answered asynchronously; send stream=false with Prefer: respond-async.")
+	}
+	// A caller that can collect the result later (by retrying with its
+	// idempotency key, or from its callback) does not cancel it by hanging up.
+	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
+	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body}
+	first, err := s.Store.Submit(r.Context(), job, sub.Submission)
+	if err != nil {
+		return submitError(job, sub, err)
+	}
+	if first != nil {
+		// A retried submit: answer with the job the first one made.
+		if sub.async {
+			return accepted(c, first, true)
+		}
+		if req.Stream {
+			return s.streamResult(c, first)
+		}
+		return s.awaitResult(c, first)
 	}
 	log := s.Log.With("job", job.ID, "model", job.Model)
 	if err := s.Queue.Send(r.Context(), queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
@@ -64,6 +83,12 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		log.WarnContext(r.Context(), "enqueue failed; the janitor will send it", "err", err)
 	} else if err := s.Store.MarkEnqueued(r.Context(), job.ID); err != nil {
 		log.WarnContext(r.Context(), "mark enqueued", "err", err)
+	}
+	if sub.async {
+		return accepted(c, job, false)
+	}
+	if req.Stream {
+		return s.streamResult(c, job) // stream.go
 	}
 	return s.awaitResult(c, job)
 }
@@ -78,6 +103,9 @@ func (s *Server) awaitResult(c echo.Context, job *jobs.Job) error {
 	done, err := s.Hub.Wait(ctx, job.ID)
 	if err != nil {
 		if r.Context().Err() != nil {
+			if keep, _ := c.Get(keepOnHangup).(bool); keep {
+				return nil
+			}
 			// The caller is gone. Cancel with a fresh context: the request's is done.
 			cctx, ccancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 			defer ccancel()

@@ -15,10 +15,14 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-broker/sluice/internal/apikey"
+	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
 	"github.com/sluice-broker/sluice/internal/queue"
+	"github.com/sluice-broker/sluice/internal/webhook"
 )
 
 // MaxBodyBytes bounds a request body. Bedrock's own request limit is far
@@ -40,6 +44,18 @@ type Server struct {
 	// SyncTimeout is how long a synchronous caller waits before getting a 504
 	// that names the job to poll.
 	SyncTimeout time.Duration
+	// Keys are the managed API keys; nil admits only the master key.
+	Keys *apikey.Store
+	// Guard vets callback URLs; nil refuses callbacks to non-public addresses.
+	Guard *webhook.Guard
+	// Files stores uploaded and batch output files; nil: Postgres (files.PG).
+	Files files.Store
+	// Batches is the batch store; nil: one over Store's pool.
+	Batches *batch.Store
+	// BatchWindow is how long a batch may run before it expires; 0: 24h.
+	BatchWindow time.Duration
+	// MaxFileBytes bounds an upload; 0: files.MaxBatchBytes (200 MB).
+	MaxFileBytes int64
 }
 
 // Handler builds the HTTP routes.
@@ -58,13 +74,35 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/models", s.listModels)
 	v1.GET("/models/:model", s.getModel)
 	v1.POST("/chat/completions", s.chatCompletions)
+	v1.POST("/embeddings", s.embeddings)
+	v1.GET("/jobs", s.listJobs)
 	v1.GET("/jobs/:id", s.getJob)
+	v1.POST("/jobs/:id/cancel", s.cancelJob)
+	v1.GET("/jobs/:id/webhooks", s.listJobWebhooks)
+	v1.POST("/jobs/:id/webhooks/:event/redeliver", s.redeliverJobWebhook)
+
+	if s.Files == nil {
+		s.Files = files.NewPG(s.Store.Pool())
+	}
+	if s.Batches == nil {
+		s.Batches = batch.NewStore(s.Store.Pool())
+	}
+	v1.POST("/files", s.createFile)
+	v1.GET("/files", s.listFiles)
+	v1.GET("/files/:id", s.getFile)
+	v1.GET("/files/:id/content", s.fileContent)
+	v1.DELETE("/files/:id", s.deleteFile)
+	v1.POST("/batches", s.createBatch)
+	v1.GET("/batches", s.listBatches)
+	v1.GET("/batches/:id", s.getBatch)
+	v1.POST("/batches/:id/cancel", s.cancelBatch)
 	return e
 }
 
 type tenantKey struct{}
 
-// authenticate admits the master key. The caller's tenant scopes what it sees.
+// authenticate admits the master key (tenant "master") and live managed keys
+// (their own tenant). The caller's tenant scopes what it sees.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		auth := c.Request().Header.Get(echo.HeaderAuthorization)
@@ -72,10 +110,13 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || key == "" {
 			return openai.Unauthorized("You didn't provide an API key. Send it in the Authorization header as 'Bearer YOUR_KEY'.")
 		}
-		if s.Config.Env.MasterKey == "" || subtle.ConstantTimeCompare([]byte(key), []byte(s.Config.Env.MasterKey)) != 1 {
-			return openai.Unauthorized("Incorrect API key provided.")
+		if s.Config.Env.MasterKey != "" && subtle.ConstantTimeCompare([]byte(key), []byte(s.Config.Env.MasterKey)) == 1 {
+			c.Set("tenant", "master")
+			return next(c)
 		}
-		c.Set("tenant", "master")
+		if err := s.authenticateManaged(c, key); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }

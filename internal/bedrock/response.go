@@ -52,9 +52,10 @@ func ChatCompletion(out *bedrockruntime.ConverseOutput, id, alias string, create
 			case *types.ContentBlockMemberText:
 				text.WriteString(b.Value)
 			case *types.ContentBlockMemberToolUse:
+				// A call without input has arguments {}, as OpenAI's do.
 				args := "{}"
 				if b.Value.Input != nil {
-					if raw, err := b.Value.Input.MarshalSmithyDocument(); err == nil {
+					if raw, err := b.Value.Input.MarshalSmithyDocument(); err == nil && string(raw) != "null" {
 						args = string(raw)
 					}
 				}

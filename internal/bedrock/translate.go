@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +25,9 @@ import (
 // what Bedrock cannot honour rather than dropping it, so that a caller never
 // gets an answer to a different question than the one asked.
 func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*bedrockruntime.ConverseInput, *openai.Error) {
+	if model.Embedding() {
+		return nil, openai.InvalidRequest("model", "%q is an embedding model; send it to /v1/embeddings.", req.Model)
+	}
 	if e := unsupported(req); e != nil {
 		return nil, e
 	}
@@ -89,6 +95,12 @@ func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*be
 	if e != nil {
 		return nil, e
 	}
+	if tc == nil && usesTools(in.Messages) {
+		// Bedrock refuses toolUse and toolResult blocks without a toolConfig.
+		// Inventing a placeholder tool (as some gateways do) would let the
+		// model call it, so the caller is asked for the real ones.
+		return nil, openai.InvalidRequest("tools", "The conversation has tool calls or tool results; Bedrock needs the tools they used, so send them in 'tools'.")
+	}
 	in.ToolConfig = tc
 	if rf := req.ResponseFormat; rf != nil {
 		oc, e := outputConfig(rf)
@@ -97,7 +109,33 @@ func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*be
 		}
 		in.OutputConfig = oc
 	}
+	effort, e := reasoningEffort(req.ReasoningEffort)
+	if e != nil {
+		return nil, e
+	}
+	if effort != "" {
+		if in.OutputConfig == nil {
+			in.OutputConfig = &types.OutputConfig{}
+		}
+		in.OutputConfig.Effort = aws.String(effort)
+	}
+	if in.RequestMetadata, e = requestMetadata(req); e != nil {
+		return nil, e
+	}
 	return in, nil
+}
+
+// usesTools reports whether a conversation carries tool calls or results.
+func usesTools(msgs []types.Message) bool {
+	for _, m := range msgs {
+		for _, b := range m.Content {
+			switch b.(type) {
+			case *types.ContentBlockMemberToolUse, *types.ContentBlockMemberToolResult:
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // OutputTokens is the maxTokens sluice sends: the caller's bound, or the
@@ -132,8 +170,69 @@ func unsupported(req *openai.ChatCompletionRequest) *openai.Error {
 		return openai.InvalidRequest("frequency_penalty", "frequency_penalty is not supported by Bedrock's Converse API.")
 	case len(req.LogitBias) > 0:
 		return openai.InvalidRequest("logit_bias", "logit_bias is not supported by Bedrock.")
+	case req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(req.Tools) > 0:
+		// Converse cannot forbid several tool calls in one turn.
+		return openai.InvalidRequest("parallel_tool_calls", "parallel_tool_calls=false is not supported: Bedrock's Converse API cannot stop a model from calling several tools at once.")
+	case req.ServiceTier != "" && req.ServiceTier != "auto" && req.ServiceTier != "default":
+		// Bedrock's priority and flex tiers are priced and limited apart from
+		// the on-demand quota that sluice's budgets mirror.
+		return openai.InvalidRequest("service_tier", "service_tier %q is not supported; sluice serves Bedrock's default tier ('auto' or 'default').", req.ServiceTier)
 	}
+	// seed is accepted and ignored: OpenAI promises only best-effort
+	// determinism for it, and Bedrock has no seed. store is accepted and
+	// ignored: sluice keeps every job anyway (GET /v1/jobs/{id}).
 	return nil
+}
+
+// reasoningEffort maps OpenAI's reasoning_effort to Converse's
+// outputConfig.effort. "none" asks for no reasoning, which is what sending no
+// effort gives; "minimal" has no Bedrock level and becomes the lowest.
+func reasoningEffort(effort string) (string, *openai.Error) {
+	switch effort {
+	case "", "none":
+		return "", nil
+	case "minimal":
+		return "low", nil
+	case "low", "medium", "high", "xhigh":
+		return effort, nil
+	}
+	return "", openai.InvalidRequest("reasoning_effort", "Invalid reasoning_effort %q; use 'none', 'minimal', 'low', 'medium', 'high' or 'xhigh'.", effort)
+}
+
+// metadataPattern is what Bedrock accepts in requestMetadata keys and values.
+var metadataPattern = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,\-.]*$`)
+
+// requestMetadata carries metadata and user to Converse's requestMetadata,
+// which tags the call in Bedrock's invocation logs. Entries Bedrock would
+// refuse are refused here, where the caller can still fix them.
+func requestMetadata(req *openai.ChatCompletionRequest) (map[string]string, *openai.Error) {
+	if len(req.Metadata) == 0 && req.User == "" {
+		return nil, nil
+	}
+	md := make(map[string]string, len(req.Metadata)+1)
+	for _, k := range slices.Sorted(maps.Keys(req.Metadata)) {
+		v, ok := req.Metadata[k].(string)
+		param := "metadata." + k
+		switch {
+		case !ok:
+			return nil, openai.InvalidRequest(param, "metadata values must be strings.")
+		case k == "" || len(k) > 256 || len(v) > 256:
+			return nil, openai.InvalidRequest(param, "Bedrock accepts metadata keys of 1 to 256 characters and values of at most 256.")
+		case !metadataPattern.MatchString(k) || !metadataPattern.MatchString(v):
+			return nil, openai.InvalidRequest(param, "Bedrock accepts only letters, digits, spaces and :_@$#=/+,-. in metadata keys and values.")
+		}
+		md[k] = v
+	}
+	if _, taken := md["user"]; req.User != "" && !taken {
+		if len(req.User) > 256 || !metadataPattern.MatchString(req.User) {
+			return nil, openai.InvalidRequest("user", "Bedrock accepts a user of at most 256 letters, digits, spaces and :_@$#=/+,-. characters.")
+		}
+		md["user"] = req.User
+	}
+	if len(md) > 16 {
+		return nil, openai.InvalidRequest("metadata", "Bedrock accepts at most 16 metadata entries (user counts as one); got %d.", len(md))
+	}
+	return md, nil
 }
 
 // appendMessage merges consecutive turns of the same role, which Bedrock
@@ -245,6 +344,7 @@ func toolConfig(req *openai.ChatCompletionRequest) (*types.ToolConfiguration, *o
 		if t.Function.Description != "" {
 			spec.Description = aws.String(t.Function.Description)
 		}
+		spec.Strict = t.Function.Strict
 		tc.Tools = append(tc.Tools, &types.ToolMemberToolSpec{Value: spec})
 	}
 	if len(req.ToolChoice) == 0 {

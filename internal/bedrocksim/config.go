@@ -89,6 +89,9 @@ func DefaultModels() map[string]ModelConfig {
 		"us.anthropic.claude-3-7-sonnet-20250219-v1:0": {MaxOutputTokens: 64000, Burndown: 5},
 		"anthropic.claude-3-haiku-20240307-v1:0":       {MaxOutputTokens: 4096, Burndown: 1},
 		"amazon.nova-lite-v1:0":                        {MaxOutputTokens: 5000, Burndown: 1},
+		// Embedding models, served by InvokeModel only.
+		"amazon.titan-embed-text-v2:0": {Burndown: 1},
+		"cohere.embed-english-v3":      {Burndown: 1},
 	}
 }
 

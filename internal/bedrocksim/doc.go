@@ -1,9 +1,10 @@
-// Package bedrocksim simulates Amazon Bedrock Runtime (Converse and
-// ConverseStream) and STS (AssumeRole, GetCallerIdentity) closely enough
-// that the real aws-sdk-go-v2 clients, pointed at it with BaseEndpoint, work
-// unmodified. It adds per-account quotas that mirror Bedrock's accounting, a
-// latency model, fault injection and statistics, so the rest of sluice can
-// be tested locally.
+// Package bedrocksim simulates Amazon Bedrock Runtime (Converse,
+// ConverseStream, and InvokeModel for embedding models) and STS
+// (AssumeRole, GetCallerIdentity) closely enough that the real
+// aws-sdk-go-v2 clients, pointed at it with BaseEndpoint, work unmodified.
+// It adds per-account quotas that mirror Bedrock's accounting, a latency
+// model, fault injection and statistics, so the rest of sluice can be
+// tested locally.
 //
 // # Running it
 //
@@ -21,6 +22,18 @@
 //     are AWS event-stream frames (messageStart, contentBlockStart for tool
 //     use only, contentBlockDelta per token, contentBlockStop, messageStop,
 //     metadata); errors after the first byte are exception frames.
+//   - POST /model/{modelId}/invoke for embedding models only: Titan Text
+//     Embeddings ({"inputText","dimensions","normalize"} → {"embedding",
+//     "inputTextTokenCount"}; v2 takes dimensions 256/512/1024, default
+//     1024, normalized unless normalize=false) and Cohere Embed
+//     ({"texts" (1–96),"input_type"} → {"embeddings","id","response_type":
+//     "embeddings_floats","texts"}, or embeddings_by_type with
+//     embedding_types). Unknown keys are refused, as the models do. Vectors
+//     are Gaussian from a PRNG seeded by model and text, so deterministic.
+//     Input tokens count as for Converse, per text; the X-Amzn-Bedrock-
+//     Input-Token-Count header carries them. Directives in the texts
+//     (fail, fail_times, ttft_ms) apply; the quota reserves and charges the
+//     input tokens only.
 //   - Errors: status + X-Amzn-Errortype + {"message"}, so the SDK returns
 //     *types.ThrottlingException etc. Validation follows Bedrock (messages
 //     present, start with user, alternate; maxTokens in [1, model max];

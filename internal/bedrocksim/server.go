@@ -44,6 +44,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
 	s.mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
+	s.mux.HandleFunc("POST /model/{modelId}/invoke", s.handleInvoke)
 	s.mux.HandleFunc("POST /{$}", s.handleSTS)
 	s.mux.HandleFunc("GET /_sim/stats", s.handleStats)
 	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)

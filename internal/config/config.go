@@ -41,6 +41,10 @@ type Model struct {
 	MaxOutputTokens int `yaml:"max_output_tokens"`
 	// Burndown is how many quota tokens one output token costs (5 for Claude 3.7+).
 	Burndown float64 `yaml:"burndown"`
+	// Kind is what the alias serves: "chat" (/v1/chat/completions, Converse)
+	// or "embedding" (/v1/embeddings, InvokeModel). Empty: inferred from the
+	// model id (see Model.Embedding).
+	Kind string `yaml:"kind"`
 }
 
 // Account is one AWS account whose Bedrock quota sluice spends.
@@ -80,7 +84,22 @@ type Env struct {
 	// Window is the length of a quota "minute". It is a minute on AWS; tests and
 	// the local simulator compress it so that budgets can be observed quickly.
 	Window time.Duration
+	// WebhookSecret (whsec_…) signs callbacks of jobs submitted with the
+	// master key; managed keys have secrets of their own.
+	WebhookSecret string
+	// WebhookAllowPrivate lets callbacks reach loopback, private and
+	// link-local addresses (tests, private deployments). Off by default:
+	// callbacks are a way into the broker's own network.
+	WebhookAllowPrivate bool
+	// WebhookTimeout bounds one delivery attempt.
+	WebhookTimeout time.Duration
+	// Retention is how long finished jobs (requests, results, webhook logs)
+	// are kept.
+	Retention time.Duration
 }
+
+// webhookSecret is a Standard Webhooks secret: whsec_ and base64 of 24 to 64 bytes.
+var webhookSecret = regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{32,88}={0,2}$`)
 
 var aliasPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,48}$`)
 
@@ -176,6 +195,9 @@ func (c *Config) validate() error {
 		if m.Burndown <= 0 {
 			m.Burndown = DefaultBurndown(m.BedrockModelID)
 		}
+		if m.Kind != "" && m.Kind != KindChat && m.Kind != KindEmbedding {
+			return fmt.Errorf("config: model %q: kind %q: use %q or %q", alias, m.Kind, KindChat, KindEmbedding)
+		}
 		c.Models[alias] = m
 	}
 	seen := map[string]bool{}
@@ -219,6 +241,10 @@ func (c *Config) Aliases() []string {
 	return out
 }
 
+// LoadEnv reads only the environment, for commands that need no YAML
+// configuration (api keys).
+func LoadEnv() (Env, error) { return loadEnv() }
+
 func loadEnv() (Env, error) {
 	e := Env{
 		DatabaseURL:     os.Getenv("DATABASE_URL"),
@@ -246,6 +272,19 @@ func loadEnv() (Env, error) {
 		return e, err
 	}
 	if e.Window, err = parseDuration("SLUICE_QUOTA_WINDOW", time.Minute); err != nil {
+		return e, err
+	}
+	e.WebhookSecret = os.Getenv("SLUICE_WEBHOOK_SECRET")
+	if e.WebhookSecret != "" && !webhookSecret.MatchString(e.WebhookSecret) {
+		return e, fmt.Errorf("SLUICE_WEBHOOK_SECRET: want whsec_ followed by base64 (at least 24 bytes), as `openssl rand -base64 24` makes")
+	}
+	if e.WebhookAllowPrivate, err = parseBool("SLUICE_WEBHOOK_ALLOW_PRIVATE", false); err != nil {
+		return e, err
+	}
+	if e.WebhookTimeout, err = parseDuration("SLUICE_WEBHOOK_TIMEOUT", 15*time.Second); err != nil {
+		return e, err
+	}
+	if e.Retention, err = parseDuration("SLUICE_RETENTION", 7*24*time.Hour); err != nil {
 		return e, err
 	}
 	if e.DatabaseURL == "" {

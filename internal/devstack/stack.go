@@ -156,6 +156,10 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"SLUICE_MASTER_KEY=" + o.MasterKey,
 		fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", metricsPort),
 		"SLUICE_LOG_FORMAT=text",
+		// Locally, webhook receivers run on this machine, and master-key
+		// callbacks need a signing secret (a fixed one: this is not AWS).
+		"SLUICE_WEBHOOK_ALLOW_PRIVATE=true",
+		"SLUICE_WEBHOOK_SECRET=whsec_c2x1aWNlLWxvY2FsLXdlYmhvb2stc2VjcmV0LTMyYg==",
 	}, o.Env...)
 	// The worker creates the queues; start it first so the api finds them.
 	if err := s.start(ctx, o.Out, "worker", nil, env); err != nil {

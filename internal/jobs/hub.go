@@ -13,7 +13,8 @@ import (
 
 // Hub wakes in-process waiters when their jobs finish. One Hub per process
 // holds one dedicated LISTEN connection and fans notifications out to any
-// number of waiting requests.
+// number of waiting requests. The same connection carries the chunks of
+// streamed jobs to their waiters (Subscribe).
 //
 // NOTIFY is a hint, not the truth: notifications sent while the connection is
 // down are lost. So on every (re)connect, and on a slow timer as a safety net,
@@ -27,6 +28,7 @@ type Hub struct {
 
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
+	streams map[string]map[*Subscription]struct{} // see Subscribe
 }
 
 // NewHub makes a hub. connect must return a new connection for the hub's
@@ -48,6 +50,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		},
 	}
 	l.Handle(Channel, hubHandler{h})
+	l.Handle(StreamChannel, streamHandler{h})
 	go h.pollLoop(ctx)
 	err := l.Listen(ctx)
 	if ctx.Err() != nil {

@@ -239,12 +239,15 @@ func TestHubRecoversResultsMissedWhileDisconnected(t *testing.T) {
 	mu.Lock()
 	first := pids[0]
 	mu.Unlock()
-	// Kill the listener's session and finish the job before it reconnects.
+	// The listener must be past its first re-check, or that could find the result.
+	awaitListening(t, s, hub)
+	// Kill the listener's session (waiting until it is gone) and finish the
+	// job before it reconnects.
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT pg_terminate_backend($1)`, first); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_terminate_backend($1, 10000)`, first); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -172,6 +172,47 @@ func (q *Queues) Send(ctx context.Context, p Priority, b Body) error {
 	return nil
 }
 
+// MaxBatch is the most messages one SendMessageBatch call carries.
+const MaxBatch = 10
+
+// SendBatch enqueues up to MaxBatch jobs of one model alias in one call. SQS
+// accepts or refuses each entry on its own: refused holds the bodies it
+// refused, for the caller to retry. An error means the call itself failed and
+// nothing was sent.
+func (q *Queues) SendBatch(ctx context.Context, p Priority, bodies []Body) (refused []Body, err error) {
+	if len(bodies) == 0 {
+		return nil, nil
+	}
+	if len(bodies) > MaxBatch {
+		return nil, fmt.Errorf("send %d jobs in one batch: SQS takes at most %d", len(bodies), MaxBatch)
+	}
+	model := bodies[0].Model
+	url, err := q.resolve(ctx, q.Name(model, p), false)
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]types.SendMessageBatchRequestEntry, len(bodies))
+	for i, b := range bodies {
+		if b.Model != model {
+			return nil, fmt.Errorf("send a batch to %s: job %s is for model %q", q.Name(model, p), b.JobID, b.Model)
+		}
+		raw, _ := json.Marshal(b)
+		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(raw))}
+	}
+	out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+	if err != nil {
+		return nil, fmt.Errorf("send %d jobs to %s: %w", len(bodies), q.Name(model, p), err)
+	}
+	for _, f := range out.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(bodies) {
+			return nil, fmt.Errorf("send %d jobs to %s: SQS answered for unknown entry %q", len(bodies), q.Name(model, p), aws.ToString(f.Id))
+		}
+		refused = append(refused, bodies[i])
+	}
+	return refused, nil
+}
+
 // Receive takes up to max messages (1-10) from an alias's queue, long-polling
 // for up to wait (at most 20 s).
 func (q *Queues) Receive(ctx context.Context, alias string, p Priority, n int, wait time.Duration) ([]Message, error) {

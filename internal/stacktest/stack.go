@@ -23,11 +23,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-broker/sluice/internal/api"
+	"github.com/sluice-broker/sluice/internal/apikey"
+	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/bedrocksim"
 	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/internal/testenv"
+	"github.com/sluice-broker/sluice/internal/webhook"
 	"github.com/sluice-broker/sluice/internal/worker"
 	"github.com/sluice-broker/sluice/schema"
 )
@@ -71,7 +75,24 @@ type Options struct {
 	Tune func(*worker.Pool)
 	// MaxReceiveCount of the queues; default queue.DefaultMaxReceiveCount.
 	MaxReceiveCount int
+	// BlockPrivateCallbacks refuses callbacks to loopback and private
+	// addresses, as production does; by default tests allow them, since
+	// their receivers listen on loopback.
+	BlockPrivateCallbacks bool
+	// Webhooks adjusts every worker's webhook dispatcher, after the test
+	// defaults (fast polling, a retry schedule of milliseconds).
+	Webhooks func(*webhook.Dispatcher)
+	// BatchWindow is how long a batch may run before it expires; default 24h.
+	BatchWindow time.Duration
+	// MaxFileBytes bounds an upload; default 200 MB.
+	MaxFileBytes int64
+	// Batches adjusts the api's batch runner, after the test default of
+	// polling every 100 ms.
+	Batches func(*batch.Runner)
 }
+
+// WebhookSecret signs the callbacks of master-key jobs in a test stack.
+const WebhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // Stack is a running in-process sluice.
 type Stack struct {
@@ -137,6 +158,10 @@ func Start(t testing.TB, o Options) *Stack {
 		MasterKey:       Key,
 		SyncTimeout:     o.SyncTimeout,
 		Window:          o.Window,
+
+		WebhookSecret:       WebhookSecret,
+		WebhookAllowPrivate: !o.BlockPrivateCallbacks,
+		WebhookTimeout:      5 * time.Second,
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -177,10 +202,23 @@ func Start(t testing.TB, o Options) *Stack {
 	hctx, hcancel := context.WithCancel(ctx)
 	hubDone := make(chan struct{})
 	go func() { defer close(hubDone); hub.Run(hctx) }()
-	srv := &api.Server{Config: cfg, Store: s.Store, Hub: hub, Queue: s.Queues, Log: quietLogger(), SyncTimeout: o.SyncTimeout}
+	srv := &api.Server{Config: cfg, Store: s.Store, Hub: hub, Queue: s.Queues, Log: quietLogger(), SyncTimeout: o.SyncTimeout,
+		Keys: apikey.NewStore(s.DB), Guard: webhook.NewGuard(cfg.Env.WebhookAllowPrivate)}
+	srv.BatchWindow, srv.MaxFileBytes = o.BatchWindow, o.MaxFileBytes
 	apiSrv := httptest.NewServer(srv.Handler())
 	s.URL = apiSrv.URL
 	s.onStop(func() { apiSrv.Close(); hcancel(); <-hubDone })
+
+	// The api process's batch runner, as cmd/api starts it.
+	runner := &batch.Runner{Store: batch.NewStore(s.DB), Jobs: s.Store, Files: files.NewPG(s.DB), Queue: s.Queues,
+		Config: cfg, Log: quietLogger(), Poll: 100 * time.Millisecond}
+	if o.Batches != nil {
+		o.Batches(runner)
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	runnerDone := make(chan struct{})
+	go func() { defer close(runnerDone); runner.Run(rctx) }()
+	s.onStop(func() { rcancel(); <-runnerDone })
 
 	for range max(o.Workers, 0) {
 		s.StartWorker()
@@ -192,7 +230,14 @@ func Start(t testing.TB, o Options) *Stack {
 // stops it (waiting for its calls in flight).
 func (s *Stack) StartWorker() (stop func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	svc := &worker.Service{Config: s.Config, DB: s.DB, Store: s.Store, Queues: s.Queues, AWS: s.AWS, Log: quietLogger(), Tune: s.o.Tune}
+	svc := &worker.Service{Config: s.Config, DB: s.DB, Store: s.Store, Queues: s.Queues, AWS: s.AWS, Log: quietLogger(), Tune: s.o.Tune,
+		TuneWebhooks: func(d *webhook.Dispatcher) {
+			d.Poll = 100 * time.Millisecond
+			d.Schedule = webhook.Schedule{Initial: 20 * time.Millisecond, Multiplier: 2, MaxInterval: 200 * time.Millisecond, Jitter: 0.2, MaxAge: time.Minute}
+			if s.o.Webhooks != nil {
+				s.o.Webhooks(d)
+			}
+		}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -5,14 +5,12 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 
 	"github.com/sluice-broker/sluice/internal/bedrock"
@@ -26,6 +24,8 @@ import (
 // Converser is the part of the Bedrock Runtime client a pool uses.
 type Converser interface {
 	Converse(ctx context.Context, in *bedrockruntime.ConverseInput, opts ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseOutput, error)
+	ConverseStream(ctx context.Context, in *bedrockruntime.ConverseStreamInput, opts ...func(*bedrockruntime.Options)) (*bedrockruntime.ConverseStreamOutput, error)
+	InvokeModel(ctx context.Context, in *bedrockruntime.InvokeModelInput, opts ...func(*bedrockruntime.Options)) (*bedrockruntime.InvokeModelOutput, error)
 }
 
 // Budget is the token bucket a pool draws from (budget.Shared).
@@ -203,19 +203,15 @@ func (p *Pool) handle(ctx context.Context, m queue.Message) {
 	stopHeartbeat := p.heartbeat(ctx, m, job)
 	defer stopHeartbeat()
 
-	var req openai.ChatCompletionRequest
-	if err := json.Unmarshal(job.Request, &req); err != nil {
-		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: openai.ServerError("stored request is unreadable: " + err.Error()).Record()})
-		return
-	}
-	in, oerr := bedrock.ConverseRequest(&req, p.Model)
+	// Converse, ConverseStream or InvokeModel (see call.go).
+	call, oerr := p.prepare(job)
 	if oerr != nil {
 		p.finish(ctx, m, job, jobs.Outcome{State: jobs.Failed, Error: oerr.Record()})
 		return
 	}
 
 	// Bedrock reserves input + maxTokens at call start; so does the pool.
-	cost := p.est.input(len(job.Request)) + float64(aws.ToInt32(in.InferenceConfig.MaxTokens))
+	cost := p.est.input(len(job.Request)) + float64(call.maxOutput())
 	p.est.reserved(cost)
 	if limit := p.Budget.Capacity(); cost > limit {
 		e := openai.InvalidRequest("max_tokens", "This request needs about %.0f tokens of quota (input + max_tokens), more than account %s can ever admit at once for %s (%.0f); lower max_tokens.", cost, p.Account, p.Alias, limit)
@@ -231,17 +227,18 @@ func (p *Pool) handle(ctx context.Context, m queue.Message) {
 	for throttles := 0; ; throttles++ {
 		metricReserved.WithLabelValues(p.labels...).Add(cost)
 		callCtx, cancel := context.WithTimeout(ctx, p.CallTimeout)
-		out, err := p.Client.Converse(callCtx, in)
+		res, err := call.run(callCtx, cost)
 		cancel()
 		metricReserved.WithLabelValues(p.labels...).Sub(cost)
 		if err == nil {
-			p.succeed(ctx, m, job, out, cost)
+			p.settle(ctx, m, job, res, cost)
 			return
 		}
 		c := bedrock.Classify(err)
 		metricCalls.WithLabelValues(p.Account, p.Alias, c.Verdict.String()).Inc()
-		// A refused call costs Bedrock's quota nothing.
-		p.giveBack(ctx, cost, 0)
+		// A refused call costs Bedrock's quota nothing; a stream that failed
+		// before reaching its caller costs what it produced.
+		p.giveBack(ctx, cost-res.charged, 0)
 		log := log.With("code", c.Code, "verdict", c.Verdict, "attempt", job.Attempts)
 		switch {
 		case c.Verdict == bedrock.Throttled:
@@ -279,19 +276,16 @@ func (p *Pool) handle(ctx context.Context, m queue.Message) {
 	}
 }
 
-func (p *Pool) succeed(ctx context.Context, m queue.Message, job *jobs.Job, out *bedrockruntime.ConverseOutput, reserved float64) {
-	metricCalls.WithLabelValues(p.Account, p.Alias, "ok").Inc()
-	used := reserved
-	if u := out.Usage; u != nil {
-		in := float64(aws.ToInt32(u.InputTokens) + aws.ToInt32(u.CacheWriteInputTokens))
-		used = in + float64(aws.ToInt32(u.OutputTokens))*p.Model.Burndown
-		p.est.observe(len(job.Request), int(aws.ToInt32(u.InputTokens)+aws.ToInt32(u.CacheReadInputTokens)+aws.ToInt32(u.CacheWriteInputTokens)))
+// settle ends a call that ran: the reservation becomes what the call was
+// charged, as Bedrock settles it, and the job gets its outcome.
+func (p *Pool) settle(ctx context.Context, m queue.Message, job *jobs.Job, res result, reserved float64) {
+	metricCalls.WithLabelValues(p.Account, p.Alias, res.label()).Inc()
+	if res.inputTokens > 0 {
+		p.est.observe(len(job.Request), res.inputTokens)
 	}
-	metricUsed.WithLabelValues(p.labels...).Add(used)
-	// Settle as Bedrock does: the reservation becomes what the call used.
-	p.giveBack(ctx, reserved-used, 0)
-	resp := bedrock.ChatCompletion(out, "chatcmpl-"+job.ID[len("job_"):], job.Model, time.Now().Unix())
-	p.finish(ctx, m, job, jobs.Outcome{State: jobs.Succeeded, Response: resp, Usage: resp.Usage})
+	metricUsed.WithLabelValues(p.labels...).Add(res.charged)
+	p.giveBack(ctx, reserved-res.charged, 0)
+	p.finish(ctx, m, job, res.outcome)
 }
 
 func (p *Pool) giveBack(ctx context.Context, tokens float64, requests int) {

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/queue"
+	"github.com/sluice-broker/sluice/internal/webhook"
 )
 
 // Service is a worker process's work: a pool for every (account, model) of the
@@ -28,6 +29,8 @@ type Service struct {
 	Log    *slog.Logger
 	// Tune adjusts each pool before it starts (tests shorten its timings).
 	Tune func(*Pool)
+	// TuneWebhooks adjusts the webhook dispatcher before it starts.
+	TuneWebhooks func(*webhook.Dispatcher)
 }
 
 // Run runs every pool and the janitor until ctx ends.
@@ -67,6 +70,18 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log}
 	g.Go(func() error { return janitor.Run(gctx) })
+	// Callbacks are sent from the worker, which already runs the sweeps: the
+	// api only answers requests.
+	dispatcher := &webhook.Dispatcher{DB: s.DB, Jobs: s.Store, Guard: webhook.NewGuard(cfg.Env.WebhookAllowPrivate),
+		DefaultSecret: cfg.Env.WebhookSecret, Timeout: cfg.Env.WebhookTimeout, Log: s.Log}
+	if s.TuneWebhooks != nil {
+		s.TuneWebhooks(dispatcher)
+	}
+	g.Go(func() error { return dispatcher.Run(gctx) })
+	if cfg.Env.Retention > 0 {
+		retention := &Retention{Store: s.Store, Age: cfg.Env.Retention, Log: s.Log}
+		g.Go(func() error { return retention.Run(gctx) })
+	}
 	s.Log.InfoContext(ctx, "worker running", "pools", pools)
 	return g.Wait()
 }

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/openai"
+)
+
+// streamResult answers a streamed chat completion: it relays the job's chunks
+// (server-sent events the worker wrote, in OpenAI's chat.completion.chunk
+// format) as they are announced, and ends the stream with data: [DONE] when
+// the job ends, after an error event if the job failed part-way.
+//
+// Nothing is written before the first chunk, so a job that fails before it
+// produced anything (Bedrock refused it, it was throttled for longer than
+// the caller waits) is answered with an ordinary OpenAI error and status.
+//
+// Chunks come inline in notifications; one that is missing (a gap in the
+// sequence, a listener reconnect, a chunk too large for a notification) is
+// read from the job's chunk table. The table is also read once the job has
+// ended, so the stream is complete whatever was missed.
+func (s *Server) streamResult(c echo.Context, job *jobs.Job) error {
+	ctx := c.Request().Context()
+	c.Response().Header().Set("X-Sluice-Job-Id", job.ID)
+	sub := s.Hub.Subscribe(job.ID)
+	defer sub.Close()
+
+	type ending struct {
+		job *jobs.Job
+		err error
+	}
+	ended := make(chan ending, 1)
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go func() {
+		j, err := s.Hub.Wait(wctx, job.ID)
+		ended <- ending{j, err}
+	}()
+
+	out := &sseWriter{c: c, next: 1}
+	catchUp := func() error {
+		chunks, err := s.Store.Chunks(ctx, job.ID, out.next)
+		if err != nil {
+			return err
+		}
+		for _, ch := range chunks {
+			if err := out.chunk(ch.Seq, ch.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	timeout := time.NewTimer(s.SyncTimeout)
+	defer timeout.Stop()
+
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			s.abandonStream(c, job.ID)
+			return nil
+		case <-timeout.C:
+			// A stream that has begun runs as long as the model does.
+			if !out.started {
+				return openai.Timeout(fmt.Sprintf("Job %s did not start streaming within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
+					job.ID, s.SyncTimeout, job.ID)).WithCode("job_pending")
+			}
+		case n := <-sub.Notes():
+			switch {
+			case n.Seq < out.next: // already relayed from the table
+			case n.Seq == out.next && n.Data != nil:
+				err = out.chunk(n.Seq, n.Data)
+			default: // a gap, or a chunk too large to carry inline
+				err = catchUp()
+			}
+		case <-sub.Resync():
+			err = catchUp()
+		case e := <-ended:
+			if e.err != nil {
+				if ctx.Err() != nil {
+					s.abandonStream(c, job.ID)
+					return nil
+				}
+				return fmt.Errorf("wait for streamed job %s: %w", job.ID, e.err)
+			}
+			if err := catchUp(); err != nil {
+				return s.streamBroken(c, job.ID, err)
+			}
+			return s.endStream(ctx, out, e.job)
+		}
+		if err != nil {
+			return s.streamBroken(c, job.ID, err)
+		}
+	}
+}
+
+// endStream closes the stream of a job that ended, and drops its chunks: the
+// job keeps the whole completion.
+func (s *Server) endStream(ctx context.Context, out *sseWriter, done *jobs.Job) error {
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := s.Store.DeleteChunks(dctx, done.ID); err != nil {
+			s.Log.WarnContext(dctx, "delete relayed chunks", "job", done.ID, "err", err)
+		}
+	}()
+	if done.State != jobs.Succeeded {
+		if !out.started {
+			return jobError(done)
+		}
+		if err := out.write(openai.ErrorEvent(jobError(done))); err != nil {
+			return nil // the caller is gone; the job has ended anyway
+		}
+	} else if !out.started {
+		// Nothing to relay: the job ended before this caller came (a retry
+		// with the same idempotency key). Stream the stored completion.
+		if err := out.replay(done); err != nil {
+			return s.streamBroken(out.c, done.ID, err)
+		}
+	}
+	_ = out.write(openai.StreamDone)
+	return nil
+}
+
+// streamBroken handles a stream that cannot go on: the caller hung up (the
+// write failed), or the chunks could not be read.
+func (s *Server) streamBroken(c echo.Context, id string, err error) error {
+	if c.Request().Context().Err() != nil || isWriteError(err) {
+		s.abandonStream(c, id)
+		return nil
+	}
+	return fmt.Errorf("relay stream of job %s: %w", id, err)
+}
+
+// abandonStream cancels a job whose caller hung up: a queued job never runs,
+// and a running one is stopped by its worker at its next chunk. A caller
+// that can collect the result later (see keepOnHangup) cancels nothing.
+func (s *Server) abandonStream(c echo.Context, id string) {
+	if keep, _ := c.Get(keepOnHangup).(bool); keep {
+		return
+	}
+	ctx := c.Request().Context()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	reason := openai.InvalidRequest("", "The client closed the connection before the stream finished.").WithCode("client_closed")
+	cancelled, stopping, err := s.Store.Abandon(cctx, id, reason.Record())
+	switch {
+	case err != nil:
+		s.Log.WarnContext(cctx, "cancel abandoned stream", "job", id, "err", err)
+	case cancelled:
+		s.Log.InfoContext(cctx, "cancelled abandoned stream before it started", "job", id)
+	case stopping:
+		s.Log.InfoContext(cctx, "asked the worker to stop an abandoned stream", "job", id)
+	}
+}
+
+// sseWriter writes a stream's events to the caller, in chunk order.
+type sseWriter struct {
+	c       echo.Context
+	started bool
+	next    int // the next chunk to relay
+}
+
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return "write to the caller: " + e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+func isWriteError(err error) bool {
+	var we writeError
+	return errors.As(err, &we)
+}
+
+func (w *sseWriter) chunk(seq int, data []byte) error {
+	if seq != w.next {
+		return nil
+	}
+	if err := w.write(data); err != nil {
+		return err
+	}
+	w.next++
+	return nil
+}
+
+// replay writes a finished job's stored completion as chunks.
+func (w *sseWriter) replay(done *jobs.Job) error {
+	var cc openai.ChatCompletion
+	var req openai.ChatCompletionRequest
+	if err := json.Unmarshal(done.Response, &cc); err != nil {
+		return fmt.Errorf("read the completion of job %s: %w", done.ID, err)
+	}
+	_ = json.Unmarshal(done.Request, &req)
+	var data []byte
+	for _, chunk := range openai.CompletionChunks(&cc, req.StreamOptions != nil && req.StreamOptions.IncludeUsage) {
+		var err error
+		if data, err = openai.AppendEvent(data, chunk); err != nil {
+			return err
+		}
+	}
+	return w.write(data)
+}
+
+func (w *sseWriter) write(data []byte) error {
+	res := w.c.Response()
+	if !w.started {
+		h := res.Header()
+		h.Set(echo.HeaderContentType, "text/event-stream; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no") // proxies must not hold events back
+		res.WriteHeader(http.StatusOK)
+		w.started = true
+	}
+	if _, err := res.Write(data); err != nil {
+		return writeError{err}
+	}
+	if err := http.NewResponseController(res.Writer).Flush(); err != nil {
+		return writeError{err}
+	}
+	return nil
+}
