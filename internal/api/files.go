@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -95,6 +96,10 @@ func (s *Server) createFile(c echo.Context) error {
 			if purpose, err = formValue(part); err != nil {
 				return formError(err, limit)
 			}
+			if e := checkPurpose(purpose); e != nil {
+				// Sent before the file: refused before any of it is stored.
+				return e
+			}
 		case "expires_after[anchor]", "expires_after[seconds]":
 			v, err := formValue(part)
 			if err != nil {
@@ -113,12 +118,8 @@ func (s *Server) createFile(c echo.Context) error {
 	if up == nil {
 		return openai.InvalidRequest("file", "Missing required parameter: 'file'.")
 	}
-	switch purpose {
-	case "":
-		return openai.InvalidRequest("purpose", "Missing required parameter: 'purpose'.")
-	case files.PurposeBatch:
-	default:
-		return openai.InvalidRequest("purpose", "Invalid purpose %q: sluice stores files for the Batch API only; use 'batch'.", purpose)
+	if e := checkPurpose(purpose); e != nil {
+		return e
 	}
 	var expiresAt *time.Time
 	if hasExpiry {
@@ -133,6 +134,17 @@ func (s *Server) createFile(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, fileObject(f))
+}
+
+// checkPurpose admits the one purpose sluice serves.
+func checkPurpose(purpose string) *openai.Error {
+	switch purpose {
+	case "":
+		return openai.InvalidRequest("purpose", "Missing required parameter: 'purpose'.")
+	case files.PurposeBatch:
+		return nil
+	}
+	return openai.InvalidRequest("purpose", "Invalid purpose %q: sluice stores files for the Batch API only; use 'batch'.", purpose)
 }
 
 // formValue reads a small form field.
@@ -226,7 +238,7 @@ func (s *Server) fileContent(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMEOctetStream)
 	h.Set(echo.HeaderContentLength, strconv.FormatInt(f.Bytes, 10))
-	h.Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", f.Filename))
+	h.Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": f.Filename}))
 	c.Response().WriteHeader(http.StatusOK)
 	if _, err := io.Copy(c.Response(), content); err != nil {
 		// Too late for an error body: the caller sees a short read.
