@@ -177,13 +177,16 @@ func (s *Store) CancelAny(ctx context.Context, tenant, id string, reason any) (*
 }
 
 // DeleteFinished removes up to limit jobs that ended more than age ago, with
-// their requests, results and webhook events (the foreign keys cascade). It
+// their requests, results and webhook events (the foreign keys cascade). Jobs
+// of a batch stay until the batch has ended and written its output files. It
 // returns how many it removed.
 func (s *Store) DeleteFinished(ctx context.Context, age time.Duration, limit int) (int, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM jobs WHERE id IN (
 			SELECT id FROM jobs
 			WHERE finished_at < now() - $1::interval AND state IN ('succeeded', 'failed', 'cancelled')
+			  AND (batch_id IS NULL OR EXISTS (SELECT 1 FROM batches b WHERE b.id = jobs.batch_id
+			       AND b.status IN ('completed', 'failed', 'cancelled', 'expired')))
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)`, age, limit)
 	if err != nil {

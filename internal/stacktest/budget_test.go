@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sluice-broker/sluice/internal/bedrocksim"
+	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/internal/stacktest"
 	"github.com/sluice-broker/sluice/internal/worker"
 )
@@ -219,5 +221,55 @@ func TestAbandonedCallIsNeverSent(t *testing.T) {
 	}
 	if n := s.Sim.Stats().Model("111111111111", "us.anthropic.claude-sonnet-4-20250514-v1:0").Totals.Admitted; n != 1 {
 		t.Fatalf("the simulator saw %d calls; want only the live one", n)
+	}
+}
+
+// Interactive work is served before batch work that was queued earlier, and
+// batch work takes the budget interactive work leaves.
+func TestInteractiveBeforeBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	const tpm = 1500
+	s := stacktest.Start(t, stacktest.Options{
+		Config: budgetConfig(tpm, map[string]string{"a1": "111111111111"}),
+		Sim:    simWithQuota(tpm, "111111111111"),
+		Window: time.Second, SyncTimeout: 2 * time.Minute, Workers: -1, Tune: fastPools,
+	})
+	ctx := context.Background()
+	const backlog = 40 // about 7 s of budget
+	for i := range backlog {
+		text := fmt.Sprintf("batch %d\n%s", i, bedrocksim.Directive("output_tokens", "200"))
+		body, _ := json.Marshal(map[string]any{"model": "nova", "max_tokens": 200, "messages": []map[string]string{{"role": "user", "content": text}}})
+		job := &jobs.Job{ID: jobs.NewID(), Tenant: "master", Model: "nova", Priority: jobs.BatchWork, Mode: jobs.Batch, Request: body}
+		if err := s.Store.Insert(ctx, job); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Queues.Send(ctx, queue.Batch, queue.Body{JobID: job.ID, Model: "nova"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.StartWorker()
+	time.Sleep(time.Second) // the batch is being drained
+	statuses := overload(t, s, 5, time.Second, 200)
+	if len(statuses) != 1 || statuses[http.StatusOK] != 5 {
+		t.Fatalf("interactive statuses = %v", statuses)
+	}
+	var batchLeft int
+	s.DB.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE mode = 'batch' AND state <> 'succeeded'`).Scan(&batchLeft)
+	t.Logf("interactive calls done with %d of %d batch jobs still waiting", batchLeft, backlog)
+	if batchLeft < 10 {
+		t.Fatalf("only %d batch jobs left when the interactive calls finished: interactive work waited behind batch work", batchLeft)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for batchLeft > 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		s.DB.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE mode = 'batch' AND state <> 'succeeded'`).Scan(&batchLeft)
+	}
+	if batchLeft != 0 {
+		t.Fatalf("%d batch jobs never finished", batchLeft)
+	}
+	if m := s.Sim.Stats().Model("111111111111", novaID); m.Totals.Throttled != 0 {
+		t.Fatalf("%d throttles", m.Totals.Throttled)
 	}
 }

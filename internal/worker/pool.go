@@ -60,7 +60,7 @@ type Pool struct {
 	MaxThrottles int
 	// CallTimeout bounds one Bedrock call.
 	CallTimeout time.Duration
-	// Poll is the long-poll wait on the interactive queue when idle.
+	// Poll is the long-poll wait on each queue when idle.
 	Poll time.Duration
 
 	est    *estimator
@@ -93,25 +93,46 @@ func (p *Pool) defaults() {
 }
 
 // Run pulls and runs jobs until ctx ends, then waits for calls in flight.
+//
+// Interactive and batch work are fed by two loops, each long-polling its own
+// queue, so a slow receive from a deep batch queue never delays an
+// interactive message. Batch work is taken only while the budget holds a
+// reserve beyond it: the bucket then floats at that reserve instead of at
+// zero, so arriving interactive work finds tokens at once, and batches still
+// get the whole refill rate that interactive work leaves.
 func (p *Pool) Run(ctx context.Context) error {
 	p.defaults()
-	slots := make(chan struct{}, p.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go p.observeBudget(ctx)
+	batchReserve := func(typical float64) float64 { return min(2*typical, p.Budget.Capacity()/2) }
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.feed(ctx, &wg, queue.Batch, max(p.Concurrency/2, 1), batchReserve)
+	}()
+	p.feed(ctx, &wg, queue.Interactive, p.Concurrency, func(float64) float64 { return 0 })
+	return nil
+}
+
+// feed receives from one of the alias's queues and starts each message, at
+// most concurrency at a time, while the budget has room for it plus reserve.
+func (p *Pool) feed(ctx context.Context, wg *sync.WaitGroup, prio queue.Priority, concurrency int, reserve func(typical float64) float64) {
+	slots := make(chan struct{}, concurrency)
 	for ctx.Err() == nil {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
-			return nil
+			return
 		}
 		// Receive only when the budget has room: excess demand waits in SQS,
 		// visible to every pool that could serve it, and spends no receive
 		// count. The reservation itself is made per message, just before its
 		// call, so that it is in flight to Bedrock as briefly as possible.
 		typical := p.est.typicalCost()
-		level, wait, err := p.Budget.Room(ctx, typical)
-		if err != nil || level < typical {
+		keep := reserve(typical)
+		level, wait, err := p.Budget.Room(ctx, typical+keep)
+		if err != nil || level < typical+keep {
 			<-slots
 			if err != nil && ctx.Err() == nil {
 				p.Log.WarnContext(ctx, "budget", "err", err)
@@ -121,19 +142,19 @@ func (p *Pool) Run(ctx context.Context) error {
 			continue
 		}
 		n := 1
-		for n < 10 && float64(n+1)*typical <= level && len(slots) < cap(slots) {
+		for n < 10 && float64(n+1)*typical+keep <= level && len(slots) < cap(slots) {
 			slots <- struct{}{}
 			n++
 		}
-		msgs, err := p.receive(ctx, n)
+		msgs, err := p.Queues.Receive(ctx, p.Alias, prio, n, p.Poll)
 		for range n - len(msgs) {
 			<-slots
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
-			p.Log.WarnContext(ctx, "receive", "err", err)
+			p.Log.WarnContext(ctx, "receive", "queue", prio, "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
@@ -148,7 +169,6 @@ func (p *Pool) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	return nil
 }
 
 // observeBudget exports the budget's backpressure factor.
@@ -165,19 +185,6 @@ func (p *Pool) observeBudget(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// receive drains interactive work first; batch work gets what is left.
-func (p *Pool) receive(ctx context.Context, n int) ([]queue.Message, error) {
-	msgs, err := p.Queues.Receive(ctx, p.Alias, queue.Interactive, n, 0)
-	if err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	msgs, err = p.Queues.Receive(ctx, p.Alias, queue.Batch, n, 0)
-	if err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	return p.Queues.Receive(ctx, p.Alias, queue.Interactive, n, p.Poll)
 }
 
 // handle runs one message: claim, reserve, call, settle, record.
