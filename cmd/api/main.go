@@ -56,7 +56,7 @@ func run() error {
 	// Batches are validated, enqueued and finalized in the background, by a
 	// runner in every api process; leases on batch rows share the work.
 	runner := &batch.Runner{Store: batch.NewStore(deps.Pool), Jobs: deps.Store, Files: files.NewPG(deps.Pool), Queue: deps.Queues,
-		Config: deps.Config, Log: deps.Log}
+		Config: deps.Config, Log: deps.Log, Events: webhook.BatchEvents{}}
 	ln, err := net.Listen("tcp", deps.Config.Env.ListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", deps.Config.Env.ListenAddr, err)

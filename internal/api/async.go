@@ -45,28 +45,15 @@ func (sub submission) mode() jobs.Mode {
 func (s *Server) submission(c echo.Context, body []byte) (submission, *openai.Error) {
 	r := c.Request()
 	sub := submission{async: prefersAsync(r.Header.Values("Prefer"))}
-	if k := callerKey(c); k != nil {
-		sub.APIKeyID = k.ID
-		sub.CallbackURL = k.WebhookURL
+	var oerr *openai.Error
+	if sub.APIKeyID, sub.CallbackURL, oerr = s.callback(c); oerr != nil {
+		return sub, oerr
 	}
 	if key := r.Header.Get(HeaderIdempotencyKey); key != "" {
 		if len(key) > MaxIdempotencyKey || strings.IndexFunc(key, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 			return sub, openai.InvalidRequest("", "The %s header must be 1 to %d visible ASCII characters.", HeaderIdempotencyKey, MaxIdempotencyKey).WithCode("invalid_idempotency_key")
 		}
 		sub.IdempotencyKey = key
-	}
-	if raw := r.Header.Get(HeaderCallbackURL); raw != "" {
-		guard := s.Guard
-		if guard == nil {
-			guard = webhook.NewGuard(false)
-		}
-		if err := guard.CheckURL(r.Context(), raw); err != nil {
-			return sub, openai.InvalidRequest("", "The %s header is not a usable callback URL: %s", HeaderCallbackURL, strings.TrimPrefix(err.Error(), webhook.ErrBadURL.Error()+": ")).WithCode("invalid_callback_url")
-		}
-		sub.CallbackURL = raw
-	}
-	if sub.CallbackURL != "" && sub.APIKeyID == "" && s.Config.Env.WebhookSecret == "" {
-		return sub, openai.InvalidRequest("", "Callbacks of master-key requests are signed with SLUICE_WEBHOOK_SECRET, which this server does not have; use a managed API key or ask the operator to set it.").WithCode("callbacks_unavailable")
 	}
 	if sub.IdempotencyKey != "" {
 		h := sha256.New()
@@ -76,6 +63,31 @@ func (s *Server) submission(c echo.Context, body []byte) (submission, *openai.Er
 		sub.Fingerprint = h.Sum(nil)
 	}
 	return sub, nil
+}
+
+// callback reads where a request wants its callback and which key will sign
+// it: the X-Sluice-Callback-Url header, checked by the SSRF guard, or else the
+// caller's key's default webhook URL (url is "" for none). Jobs and batches
+// share it.
+func (s *Server) callback(c echo.Context) (apiKeyID, url string, oerr *openai.Error) {
+	r := c.Request()
+	if k := callerKey(c); k != nil {
+		apiKeyID, url = k.ID, k.WebhookURL
+	}
+	if raw := r.Header.Get(HeaderCallbackURL); raw != "" {
+		guard := s.Guard
+		if guard == nil {
+			guard = webhook.NewGuard(false)
+		}
+		if err := guard.CheckURL(r.Context(), raw); err != nil {
+			return "", "", openai.InvalidRequest("", "The %s header is not a usable callback URL: %s", HeaderCallbackURL, strings.TrimPrefix(err.Error(), webhook.ErrBadURL.Error()+": ")).WithCode("invalid_callback_url")
+		}
+		url = raw
+	}
+	if url != "" && apiKeyID == "" && s.Config.Env.WebhookSecret == "" {
+		return "", "", openai.InvalidRequest("", "Callbacks of master-key requests are signed with SLUICE_WEBHOOK_SECRET, which this server does not have; use a managed API key or ask the operator to set it.").WithCode("callbacks_unavailable")
+	}
+	return apiKeyID, url, nil
 }
 
 // prefersAsync reports whether the Prefer headers (RFC 7240) ask for

@@ -39,6 +39,11 @@ func (s *Server) createBatch(c echo.Context) error {
 	if req.CompletionWindow != batch.CompletionWindow {
 		return openai.InvalidRequest("completion_window", "Invalid 'completion_window': %q; the only supported window is '%s'.", req.CompletionWindow, batch.CompletionWindow)
 	}
+	// A batch calls back once, when it ends, under the same rules as a job.
+	keyID, callbackURL, oerr := s.callback(c)
+	if oerr != nil {
+		return oerr
+	}
 	f, err := s.Files.Get(ctx, tenant(c), req.InputFileID)
 	if errors.Is(err, files.ErrNotFound) {
 		e := fileNotFound(req.InputFileID)
@@ -53,7 +58,7 @@ func (s *Server) createBatch(c echo.Context) error {
 		return openai.InvalidRequest("input_file_id", "File %s has purpose '%s'; a batch's input file must be uploaded with purpose 'batch'.", f.ID, f.Purpose)
 	}
 	b := &batch.Batch{ID: batch.NewID(), Tenant: tenant(c), Endpoint: req.Endpoint, CompletionWindow: req.CompletionWindow,
-		InputFileID: f.ID, Metadata: req.Metadata}
+		InputFileID: f.ID, Metadata: req.Metadata, APIKeyID: keyID, CallbackURL: callbackURL}
 	if req.OutputExpiresAfter != nil {
 		b.OutputExpiresAfter = time.Duration(req.OutputExpiresAfter.Seconds) * time.Second
 	}

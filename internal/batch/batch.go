@@ -83,6 +83,10 @@ type Batch struct {
 	// counted from its jobs before.
 	Completed, Failed int
 	Usage             *openai.BatchUsage
+	// APIKeyID is the managed key that created the batch ("" for the master
+	// key); its secret signs the batch's webhook event, sent to CallbackURL
+	// ("": none) when the batch ends.
+	APIKeyID, CallbackURL string
 
 	CreatedAt    time.Time
 	ExpiresAt    time.Time

@@ -84,10 +84,11 @@ func (s *Store) Create(ctx context.Context, b *Batch, window time.Duration) erro
 		expiresAfter = int(b.OutputExpiresAfter / time.Second)
 	}
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO batches (id, tenant, endpoint, completion_window, input_file_id, metadata, output_expires_after, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval)
+		INSERT INTO batches (id, tenant, endpoint, completion_window, input_file_id, metadata, output_expires_after, expires_at,
+			api_key_id, callback_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, now() + $8::interval, nullif($9, ''), nullif($10, ''))
 		RETURNING status, created_at, expires_at`,
-		b.ID, b.Tenant, b.Endpoint, b.CompletionWindow, b.InputFileID, metadata, expiresAfter, window,
+		b.ID, b.Tenant, b.Endpoint, b.CompletionWindow, b.InputFileID, metadata, expiresAfter, window, b.APIKeyID, b.CallbackURL,
 	).Scan(&b.Status, &b.CreatedAt, &b.ExpiresAt)
 	if err != nil {
 		return fmt.Errorf("create batch %s: %w", b.ID, err)

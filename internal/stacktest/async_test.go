@@ -52,6 +52,7 @@ type delivery struct {
 	Result  json.RawMessage
 	Error   json.RawMessage
 	Attempt int // the receiver's count of requests for this webhook-id
+	Body    []byte
 }
 
 func newReceiver(t *testing.T, secret string) *receiver {
@@ -110,11 +111,13 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 			Error  json.RawMessage `json:"error"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &p); err != nil || p.Data.Object != "job" {
-		r.t.Errorf("payload is not a job event: %s", body)
+	// A batch event carries the OpenAI batch object; its id and status
+	// are read into JobID and Status.
+	if err := json.Unmarshal(body, &p); err != nil || p.Data.Object != "job" && p.Data.Object != "batch" {
+		r.t.Errorf("payload is not a job or batch event: %s", body)
 	}
 	r.mu.Lock()
-	d := delivery{ID: req.Header.Get("webhook-id"), Type: p.Type, JobID: p.Data.ID, Status: p.Data.Status, Result: p.Data.Result, Error: p.Data.Error}
+	d := delivery{ID: req.Header.Get("webhook-id"), Type: p.Type, JobID: p.Data.ID, Status: p.Data.Status, Result: p.Data.Result, Error: p.Data.Error, Body: body}
 	for _, v := range r.verified {
 		if v.ID == d.ID {
 			d.Attempt++

@@ -211,7 +211,7 @@ func Start(t testing.TB, o Options) *Stack {
 
 	// The api process's batch runner, as cmd/api starts it.
 	runner := &batch.Runner{Store: batch.NewStore(s.DB), Jobs: s.Store, Files: files.NewPG(s.DB), Queue: s.Queues,
-		Config: cfg, Log: quietLogger(), Poll: 100 * time.Millisecond}
+		Config: cfg, Log: quietLogger(), Poll: 100 * time.Millisecond, Events: webhook.BatchEvents{}}
 	if o.Batches != nil {
 		o.Batches(runner)
 	}

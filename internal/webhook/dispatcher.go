@@ -1,8 +1,8 @@
-// Package webhook delivers signed callbacks when jobs end.
+// Package webhook delivers signed callbacks when jobs and batches end.
 //
 // Events come from an outbox: a trigger on the jobs table writes one row per
 // job that ends with a callback URL, in the same transaction as the ending
-// (schema/00003_async.sql). A Dispatcher claims due rows, POSTs them signed per
+// (schema/00003_async.sql); BatchEvents does the same for batches. A Dispatcher claims due rows, POSTs them signed per
 // the Standard Webhooks specification (https://www.standardwebhooks.com), logs
 // every attempt, and retries failures on a backoff schedule that spans a day.
 // Delivery is at least once: a receiver deduplicates on the webhook-id header.
@@ -31,6 +31,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/jobs"
 )
 
@@ -40,22 +41,25 @@ import (
 const Channel = "sluice_webhook"
 
 // Payload is the body of a delivery, in the shape the Standard Webhooks
-// specification recommends.
+// specification recommends. Data is the job (jobs.Resource) or the OpenAI
+// batch object (openai.Batch) the event is about.
 type Payload struct {
-	Type      string        `json:"type"`
-	Timestamp time.Time     `json:"timestamp"`
-	Data      jobs.Resource `json:"data"`
+	Type      string    `json:"type"`
+	Timestamp time.Time `json:"timestamp"`
+	Data      any       `json:"data"`
 }
 
 // Dispatcher delivers due events. Any number of dispatchers (one per worker
 // process) may run against one database: a claim takes rows with FOR UPDATE
 // SKIP LOCKED and leases them for the length of one attempt.
 type Dispatcher struct {
-	DB    *pgxpool.Pool
-	Jobs  *jobs.Store
-	Guard *Guard
-	// DefaultSecret (whsec_…) signs events of jobs submitted with the master
-	// key; a managed key's jobs are signed with that key's own secret.
+	DB   *pgxpool.Pool
+	Jobs *jobs.Store
+	// Batches renders batch events; nil reads batches through DB.
+	Batches *batch.Store
+	Guard   *Guard
+	// DefaultSecret (whsec_…) signs events of jobs and batches submitted with
+	// the master key; a managed key's are signed with that key's own secret.
 	DefaultSecret string
 	Log           *slog.Logger
 
@@ -102,6 +106,9 @@ func (d *Dispatcher) defaults() {
 	}
 	if d.Guard == nil {
 		d.Guard = NewGuard(false)
+	}
+	if d.Batches == nil {
+		d.Batches = batch.NewStore(d.DB)
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
@@ -163,11 +170,20 @@ func (d *Dispatcher) poke() {
 	}
 }
 
-// event is a claimed outbox row.
+// event is a claimed outbox row. It is about a job or, when BatchID is
+// set, a batch.
 type event struct {
-	ID, JobID, Type, URL, Host string
-	Attempt, RoundAttempts     int
-	RoundStarted, CreatedAt    time.Time
+	ID, JobID, BatchID, Tenant, Type, URL, Host string
+	Attempt, RoundAttempts                      int
+	RoundStarted, CreatedAt                     time.Time
+}
+
+// subject names what the event is about, for logs.
+func (e event) subject() (kind, id string) {
+	if e.BatchID != "" {
+		return "batch", e.BatchID
+	}
+	return "job", e.JobID
 }
 
 // dispatch claims what the free slots allow and starts delivering it. It
@@ -196,14 +212,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, wg *sync.WaitGroup) (bool, er
 			ORDER BY next_attempt_at
 			LIMIT $2
 			FOR UPDATE SKIP LOCKED)
-		RETURNING id, job_id, type, url, host, attempts, round_attempts, round_started_at, created_at`,
+		RETURNING id, coalesce(job_id, ''), coalesce(batch_id, ''), tenant, type, url, host, attempts, round_attempts, round_started_at, created_at`,
 		busy, free, lease)
 	if err != nil {
 		return false, err
 	}
 	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (event, error) {
 		var e event
-		err := r.Scan(&e.ID, &e.JobID, &e.Type, &e.URL, &e.Host, &e.Attempt, &e.RoundAttempts, &e.RoundStarted, &e.CreatedAt)
+		err := r.Scan(&e.ID, &e.JobID, &e.BatchID, &e.Tenant, &e.Type, &e.URL, &e.Host, &e.Attempt, &e.RoundAttempts, &e.RoundStarted, &e.CreatedAt)
 		return e, err
 	})
 	if err != nil {
@@ -244,7 +260,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, wg *sync.WaitGroup) (bool, er
 
 // deliver makes one attempt and records it.
 func (d *Dispatcher) deliver(ctx context.Context, e event) {
-	log := d.Log.With("event", e.ID, "job", e.JobID, "attempt", e.Attempt)
+	kind, id := e.subject()
+	log := d.Log.With("event", e.ID, kind, id, "attempt", e.Attempt)
 	payload, secret, err := d.prepare(ctx, e)
 	if err != nil {
 		var p permanentError
@@ -263,28 +280,46 @@ func (d *Dispatcher) deliver(ctx context.Context, e event) {
 	d.record(ctx, e, a)
 }
 
-// prepare renders the event's payload and finds the secret that signs it.
-// The job is terminal, so every attempt sends the same bytes.
+// prepare renders the event's payload and finds the secret that signs it:
+// that of the key that submitted the job or created the batch. The job or
+// batch has ended, so every attempt sends the same bytes.
 func (d *Dispatcher) prepare(ctx context.Context, e event) ([]byte, string, error) {
-	job, err := d.Jobs.Get(ctx, e.JobID)
-	if errors.Is(err, jobs.ErrNotFound) {
-		return nil, "", permanentError{fmt.Errorf("job %s no longer exists", e.JobID)}
+	kind, id := e.subject()
+	var data any
+	var keyQuery string
+	if e.BatchID != "" {
+		b, err := d.Batches.Get(ctx, e.Tenant, e.BatchID)
+		if errors.Is(err, batch.ErrNotFound) {
+			return nil, "", permanentError{fmt.Errorf("batch %s no longer exists", e.BatchID)}
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("load batch %s: %w", e.BatchID, err)
+		}
+		data = b.Object()
+		keyQuery = `SELECT k.webhook_secret FROM batches b JOIN api_keys k ON k.id = b.api_key_id WHERE b.id = $1`
+	} else {
+		job, err := d.Jobs.Get(ctx, e.JobID)
+		if errors.Is(err, jobs.ErrNotFound) {
+			return nil, "", permanentError{fmt.Errorf("job %s no longer exists", e.JobID)}
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("load job %s: %w", e.JobID, err)
+		}
+		data = job.Resource()
+		keyQuery = `SELECT k.webhook_secret FROM jobs j JOIN api_keys k ON k.id = j.api_key_id WHERE j.id = $1`
 	}
-	if err != nil {
-		return nil, "", fmt.Errorf("load job %s: %w", e.JobID, err)
-	}
-	payload, err := json.Marshal(Payload{Type: e.Type, Timestamp: e.CreatedAt.UTC(), Data: job.Resource()})
+	payload, err := json.Marshal(Payload{Type: e.Type, Timestamp: e.CreatedAt.UTC(), Data: data})
 	if err != nil {
 		return nil, "", fmt.Errorf("render event %s: %w", e.ID, err)
 	}
 	var secret *string
-	err = d.DB.QueryRow(ctx, `SELECT k.webhook_secret FROM jobs j JOIN api_keys k ON k.id = j.api_key_id WHERE j.id = $1`, e.JobID).Scan(&secret)
+	err = d.DB.QueryRow(ctx, keyQuery, id).Scan(&secret)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", fmt.Errorf("find signing secret of job %s: %w", e.JobID, err)
+		return nil, "", fmt.Errorf("find signing secret of %s %s: %w", kind, id, err)
 	}
 	if secret == nil || *secret == "" {
 		if d.DefaultSecret == "" {
-			return nil, "", permanentError{fmt.Errorf("job %s was submitted with the master key and SLUICE_WEBHOOK_SECRET is not set: nothing to sign with", e.JobID)}
+			return nil, "", permanentError{fmt.Errorf("%s %s was submitted with the master key and SLUICE_WEBHOOK_SECRET is not set: nothing to sign with", kind, id)}
 		}
 		secret = &d.DefaultSecret
 	}
@@ -393,6 +428,7 @@ func (d *Dispatcher) record(ctx context.Context, e event, a attempt) {
 	}
 	metricDeliveries.WithLabelValues(outcome).Inc()
 	if outcome == "failed" {
-		d.Log.WarnContext(ctx, "webhook event failed; no more attempts", "event", e.ID, "job", e.JobID, "url", e.URL, "attempts", e.Attempt, "err", a.err)
+		kind, id := e.subject()
+		d.Log.WarnContext(ctx, "webhook event failed; no more attempts", "event", e.ID, kind, id, "url", e.URL, "attempts", e.Attempt, "err", a.err)
 	}
 }
