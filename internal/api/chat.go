@@ -118,8 +118,8 @@ func (s *Server) awaitResult(c echo.Context, job *jobs.Job) error {
 			return nil
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return openai.Timeout(fmt.Sprintf("Job %s did not finish within %s; it is still %s. Poll GET /v1/jobs/%s for its result.",
-				job.ID, s.SyncTimeout, "in progress", job.ID)).WithCode("job_pending")
+			return openai.Timeout(fmt.Sprintf("Job %s did not finish within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
+				job.ID, s.SyncTimeout, job.ID)).WithCode("job_pending")
 		}
 		return fmt.Errorf("wait for job %s: %w", job.ID, err)
 	}
