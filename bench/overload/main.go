@@ -143,7 +143,7 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	}
 	for i, id := range ids {
 		m := stats.Model(id, modelID)
-		u, windows := utilization(m, tpm)
+		u, windows := m.SaturatedUtilization()
 		fmt.Printf("  acct%d           %5d calls, utilization %6.2f%% over %d saturated windows, %d throttles at Bedrock\n",
 			i, m.Totals.Admitted, 100*u, windows, m.Totals.Throttled)
 	}
@@ -163,22 +163,6 @@ func simStats(url string) (bedrocksim.Stats, error) {
 	}
 	defer resp.Body.Close()
 	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-// utilization over the windows where work was waiting: the first two (the
-// initial burst) and the last (the drain) are left out.
-func utilization(m bedrocksim.ModelStats, tpm int) (float64, int) {
-	w := m.Windows
-	if len(w) < 4 {
-		return 0, 0
-	}
-	steady := w[2 : len(w)-1]
-	var charged int64
-	for _, win := range steady {
-		charged += win.ChargedTokens
-	}
-	span := steady[len(steady)-1].Index - steady[0].Index + 1
-	return float64(charged) / float64(int64(tpm)*span), int(span)
 }
 
 func queueWaits(ctx context.Context, dbURL string) ([]time.Duration, error) {

@@ -133,3 +133,21 @@ func (ld *ledger) snapshot(now time.Time) Stats {
 	}
 	return st
 }
+
+// SaturatedUtilization is what the lane was charged over what its TPM quota
+// allowed, in the windows where work was waiting: the first two windows (the
+// full bucket's burst, which starts mid-window) and the last (the drain) are
+// left out. It returns 0 windows when there are too few to judge or no TPM.
+func (m ModelStats) SaturatedUtilization() (utilization float64, windows int) {
+	w := m.Windows
+	if len(w) < 4 || m.Quota.TPM <= 0 {
+		return 0, 0
+	}
+	steady := w[2 : len(w)-1]
+	var charged int64
+	for _, win := range steady {
+		charged += win.ChargedTokens
+	}
+	span := steady[len(steady)-1].Index - steady[0].Index + 1
+	return float64(charged) / float64(m.Quota.TPM*span), int(span)
+}
