@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/sluice-broker/sluice/internal/admission"
 	"github.com/sluice-broker/sluice/internal/api"
 	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/app"
@@ -50,6 +51,9 @@ func run() error {
 	hub := jobs.NewHub(deps.Store, deps.ListenConn, deps.Log)
 	srv := &api.Server{Config: deps.Config, Store: deps.Store, Hub: hub, Queue: deps.Queues, Log: deps.Log, SyncTimeout: deps.Config.Env.SyncTimeout,
 		Keys: apikey.NewStore(deps.Pool), Guard: webhook.NewGuard(deps.Config.Env.WebhookAllowPrivate)}
+	if deps.Config.Env.Admission {
+		srv.Admission = &admission.Controller{DB: deps.Pool, Store: deps.Store, Config: deps.Config, Log: deps.Log}
+	}
 	if srv.BatchWindow, err = batch.WindowFromEnv(); err != nil {
 		return err
 	}
@@ -66,6 +70,9 @@ func run() error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return runner.Run(gctx) })
+	if srv.Admission != nil {
+		g.Go(func() error { return srv.Admission.Run(gctx) })
+	}
 	g.Go(func() error {
 		deps.Log.Info("api listening", "addr", ln.Addr().String())
 		if err := httpSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -33,7 +33,7 @@ func run() error {
 	}
 	defer deps.Close()
 
-	svc := &worker.Service{Config: deps.Config, DB: deps.Pool, Store: deps.Store, Queues: deps.Queues, AWS: deps.AWS, Log: deps.Log}
+	svc := &worker.Service{Config: deps.Config, DB: deps.Pool, Store: deps.Store, Queues: deps.Queues, AWS: deps.AWS, Log: deps.Log, Listen: deps.ListenConn}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.Handler())
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sluice-broker/sluice/internal/bedrock"
@@ -44,7 +45,8 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
-	if _, oerr := bedrock.ConverseRequest(req, model); oerr != nil {
+	in, oerr := bedrock.ConverseRequest(req, model)
+	if oerr != nil {
 		return oerr
 	}
 	body, err := json.Marshal(req)
@@ -59,10 +61,20 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		// Nobody would read the stream: an async result is collected whole.
 		return openai.InvalidRequest("stream", "A streamed completion cannot be answered asynchronously; send stream=false with Prefer: respond-async.")
 	}
+	p, oerr := s.plan(c, sub.async)
+	if oerr != nil {
+		return oerr
+	}
 	// A caller that can collect the result later (by retrying with its
 	// idempotency key, or from its callback) does not cancel it by hanging up.
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
-	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body}
+	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body,
+		Deadline: p.deadline, Cost: estimateCost(body, int(aws.ToInt32(in.InferenceConfig.MaxTokens))), Weight: 1}
+	if !sub.async {
+		if err := s.admit(c, job, p); err != nil {
+			return err
+		}
+	}
 	first, err := s.Store.Submit(r.Context(), job, sub.Submission)
 	if err != nil {
 		return submitError(job, sub, err)
@@ -73,63 +85,120 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			return accepted(c, first, true)
 		}
 		if req.Stream {
-			return s.streamResult(c, first)
+			return s.streamResult(c, first, p)
 		}
-		return s.awaitResult(c, first)
+		return s.awaitResult(c, first, p)
 	}
-	log := s.Log.With("job", job.ID, "model", job.Model)
-	if err := s.Queue.Send(r.Context(), queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
-		// The job is safe in the table; the worker's janitor sends it.
-		log.WarnContext(r.Context(), "enqueue failed; the janitor will send it", "err", err)
-	} else if err := s.Store.MarkEnqueued(r.Context(), job.ID); err != nil {
-		log.WarnContext(r.Context(), "mark enqueued", "err", err)
-	}
+	s.enqueue(c, job)
 	if sub.async {
 		return accepted(c, job, false)
 	}
 	if req.Stream {
-		return s.streamResult(c, job) // stream.go
+		return s.streamResult(c, job, p) // stream.go
 	}
-	return s.awaitResult(c, job)
+	return s.awaitResult(c, job, p)
+}
+
+// enqueue sends the job's token; the job is safe in the table whatever
+// happens here, and the worker's janitor sends what the api could not.
+func (s *Server) enqueue(c echo.Context, job *jobs.Job) {
+	ctx := c.Request().Context()
+	log := s.Log.With("job", job.ID, "model", job.Model)
+	if err := s.Queue.Send(ctx, queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
+		log.WarnContext(ctx, "enqueue failed; the janitor will send it", "err", err)
+	} else if err := s.Store.MarkEnqueued(ctx, job.ID); err != nil {
+		log.WarnContext(ctx, "mark enqueued", "err", err)
+	}
 }
 
 // awaitResult holds a sync caller until its job ends. A caller that hangs up
-// before a worker starts the job cancels it, so abandoned work is never sent
-// to Bedrock.
-func (s *Server) awaitResult(c echo.Context, job *jobs.Job) error {
+// cancels the job wherever it is: a queued job never reaches Bedrock, and a
+// running call is stopped by its worker. A caller with a stated deadline is
+// answered by it: 429 with Retry-After if the job could not start in time
+// (it is expired, and never runs), or 504 if it started but could not finish
+// (it is stopped). Without one, a 504 after SLUICE_SYNC_TIMEOUT names the
+// job, which goes on, to poll.
+func (s *Server) awaitResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 	r := c.Request()
-	ctx, cancel := context.WithTimeout(r.Context(), s.SyncTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), p.wait)
 	defer cancel()
 	done, err := s.Hub.Wait(ctx, job.ID)
 	if err != nil {
 		if r.Context().Err() != nil {
-			if keep, _ := c.Get(keepOnHangup).(bool); keep {
-				return nil
-			}
-			// The caller is gone. Cancel with a fresh context: the request's is done.
-			cctx, ccancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-			defer ccancel()
-			reason := openai.InvalidRequest("", "The client closed the connection before the job started.").WithCode("client_closed")
-			if cancelled, cerr := s.Store.Cancel(cctx, job.ID, reason.Record()); cerr != nil {
-				s.Log.WarnContext(cctx, "cancel abandoned job", "job", job.ID, "err", cerr)
-			} else if cancelled {
-				s.Log.InfoContext(cctx, "cancelled abandoned job", "job", job.ID)
-			}
+			s.abandon(c, job.ID, "The client closed the connection before the job finished.")
 			return nil
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return openai.Timeout(fmt.Sprintf("Job %s did not finish within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
-				job.ID, s.SyncTimeout, job.ID)).WithCode("job_pending")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("wait for job %s: %w", job.ID, err)
 		}
-		return fmt.Errorf("wait for job %s: %w", job.ID, err)
+		if !p.stated() {
+			return openai.Timeout(fmt.Sprintf("Job %s did not finish within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
+				job.ID, p.wait.Round(time.Millisecond), job.ID)).WithCode("job_pending")
+		}
+		return s.deadlinePassed(c, job)
 	}
 	c.Response().Header().Set("X-Sluice-Job-Id", done.ID)
 	switch done.State {
 	case jobs.Succeeded:
 		return c.JSONBlob(http.StatusOK, done.Response)
 	default:
-		return jobError(done)
+		return s.jobError(c, done)
 	}
+}
+
+// deadlinePassed answers a caller whose stated deadline came before its
+// job's answer, and ends the job: nobody will read its result.
+func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
+	defer cancel()
+	if expired, err := s.Store.Expire(ctx, job.ID, jobs.ExpiredReason(job.Model)); err != nil {
+		s.Log.WarnContext(ctx, "expire a job past its deadline", "job", job.ID, "err", err)
+	} else if expired {
+		return tooBusy(c, job.Model, s.queueWait(job.Model), 0)
+	}
+	s.abandon(c, job.ID, "The job did not finish before the caller's deadline.")
+	done, err := s.Store.Get(ctx, job.ID)
+	if err == nil && done.State == jobs.Succeeded {
+		// It finished in the meantime after all.
+		c.Response().Header().Set("X-Sluice-Job-Id", done.ID)
+		return c.JSONBlob(http.StatusOK, done.Response)
+	}
+	c.Response().Header().Set("X-Should-Retry", "false")
+	return openai.Timeout(fmt.Sprintf("Job %s did not finish before the caller's deadline (%s); it was stopped.", job.ID, HeaderTimeout)).WithCode("deadline_exceeded")
+}
+
+// abandon cancels the job of a caller who is gone, wherever the job is,
+// unless the caller can collect the result later (see keepOnHangup).
+func (s *Server) abandon(c echo.Context, id, why string) {
+	if keep, _ := c.Get(keepOnHangup).(bool); keep {
+		return
+	}
+	// A fresh context: the request's is done.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
+	defer cancel()
+	reason := openai.InvalidRequest("", "%s", why).WithCode("client_closed")
+	if ended, err := s.Store.Abandon(ctx, id, reason.Record()); err != nil {
+		s.Log.WarnContext(ctx, "cancel abandoned job", "job", id, "err", err)
+	} else if ended {
+		s.Log.InfoContext(ctx, "cancelled abandoned job", "job", id)
+	}
+}
+
+// queueWait is the estimated queue wait of model, for a Retry-After.
+func (s *Server) queueWait(model string) time.Duration {
+	if s.Admission == nil {
+		return 0
+	}
+	return s.Admission.Wait(model)
+}
+
+// jobError answers with the error a job ended with; an expired job's is a
+// 429 with Retry-After.
+func (s *Server) jobError(c echo.Context, j *jobs.Job) error {
+	if j.State == jobs.Expired {
+		return tooBusy(c, j.Model, s.queueWait(j.Model), 0)
+	}
+	return jobError(j)
 }
 
 // jobError is the OpenAI error a failed or cancelled job answers with.

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/sluice-broker/sluice/internal/admission"
 	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/config"
@@ -56,6 +57,9 @@ type Server struct {
 	BatchWindow time.Duration
 	// MaxFileBytes bounds an upload; 0: files.MaxBatchBytes (200 MB).
 	MaxFileBytes int64
+	// Admission refuses at once, with 429 and Retry-After, the sync requests
+	// the queue cannot answer before their stated deadline; nil admits all.
+	Admission *admission.Controller
 }
 
 // Handler builds the HTTP routes.

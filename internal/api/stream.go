@@ -27,7 +27,7 @@ import (
 // sequence, a listener reconnect, a chunk too large for a notification) is
 // read from the job's chunk table. The table is also read once the job has
 // ended, so the stream is complete whatever was missed.
-func (s *Server) streamResult(c echo.Context, job *jobs.Job) error {
+func (s *Server) streamResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 	ctx := c.Request().Context()
 	c.Response().Header().Set("X-Sluice-Job-Id", job.ID)
 	sub := s.Hub.Subscribe(job.ID)
@@ -58,7 +58,7 @@ func (s *Server) streamResult(c echo.Context, job *jobs.Job) error {
 		}
 		return nil
 	}
-	timeout := time.NewTimer(s.SyncTimeout)
+	timeout := time.NewTimer(p.wait)
 	defer timeout.Stop()
 
 	for {
@@ -70,8 +70,11 @@ func (s *Server) streamResult(c echo.Context, job *jobs.Job) error {
 		case <-timeout.C:
 			// A stream that has begun runs as long as the model does.
 			if !out.started {
+				if p.stated() {
+					return s.deadlinePassed(c, job)
+				}
 				return openai.Timeout(fmt.Sprintf("Job %s did not start streaming within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
-					job.ID, s.SyncTimeout, job.ID)).WithCode("job_pending")
+					job.ID, p.wait.Round(time.Millisecond), job.ID)).WithCode("job_pending")
 			}
 		case n := <-sub.Notes():
 			switch {
@@ -114,7 +117,7 @@ func (s *Server) endStream(ctx context.Context, out *sseWriter, done *jobs.Job) 
 	}()
 	if done.State != jobs.Succeeded {
 		if !out.started {
-			return jobError(done)
+			return s.jobError(out.c, done)
 		}
 		if err := out.write(openai.ErrorEvent(jobError(done))); err != nil {
 			return nil // the caller is gone; the job has ended anyway
@@ -141,25 +144,11 @@ func (s *Server) streamBroken(c echo.Context, id string, err error) error {
 }
 
 // abandonStream cancels a job whose caller hung up: a queued job never runs,
-// and a running one is stopped by its worker at its next chunk. A caller
-// that can collect the result later (see keepOnHangup) cancels nothing.
+// and a running one is stopped by its worker, which settles what the call
+// used. A caller that can collect the result later (see keepOnHangup)
+// cancels nothing.
 func (s *Server) abandonStream(c echo.Context, id string) {
-	if keep, _ := c.Get(keepOnHangup).(bool); keep {
-		return
-	}
-	ctx := c.Request().Context()
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	reason := openai.InvalidRequest("", "The client closed the connection before the stream finished.").WithCode("client_closed")
-	cancelled, stopping, err := s.Store.Abandon(cctx, id, reason.Record())
-	switch {
-	case err != nil:
-		s.Log.WarnContext(cctx, "cancel abandoned stream", "job", id, "err", err)
-	case cancelled:
-		s.Log.InfoContext(cctx, "cancelled abandoned stream before it started", "job", id)
-	case stopping:
-		s.Log.InfoContext(cctx, "asked the worker to stop an abandoned stream", "job", id)
-	}
+	s.abandon(c, id, "The client closed the connection before the stream finished.")
 }
 
 // sseWriter writes a stream's events to the caller, in chunk order.

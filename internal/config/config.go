@@ -96,6 +96,22 @@ type Env struct {
 	// Retention is how long finished jobs (requests, results, webhook logs)
 	// are kept.
 	Retention time.Duration
+	// Lease is how long a worker's claim on a job holds without a
+	// heartbeat: a killed worker's jobs run again about this long after.
+	Lease time.Duration
+	// RetryHorizon is how long transient Bedrock faults are retried before a
+	// job fails (never past the job's deadline).
+	RetryHorizon time.Duration
+	// DrainTimeout is how long a stopping worker lets calls in flight finish
+	// before it releases them to the queue; keep it below the orchestrator's
+	// stop timeout (ECS stopTimeout is at most 120 s).
+	DrainTimeout time.Duration
+	// FairWindow is how long a tenant's past service counts against it when
+	// the next job is chosen.
+	FairWindow time.Duration
+	// Admission turns on early answers: a sync request whose deadline the
+	// queue cannot meet gets a 429 with Retry-After at once.
+	Admission bool
 }
 
 // webhookSecret is a Standard Webhooks secret: whsec_ and base64 of 24 to 64 bytes.
@@ -285,6 +301,21 @@ func loadEnv() (Env, error) {
 		return e, err
 	}
 	if e.Retention, err = parseDuration("SLUICE_RETENTION", 7*24*time.Hour); err != nil {
+		return e, err
+	}
+	if e.Lease, err = parseDuration("SLUICE_LEASE", 30*time.Second); err != nil {
+		return e, err
+	}
+	if e.RetryHorizon, err = parseDuration("SLUICE_RETRY_HORIZON", 10*time.Minute); err != nil {
+		return e, err
+	}
+	if e.DrainTimeout, err = parseDuration("SLUICE_DRAIN_TIMEOUT", 100*time.Second); err != nil {
+		return e, err
+	}
+	if e.FairWindow, err = parseDuration("SLUICE_FAIR_WINDOW", time.Minute); err != nil {
+		return e, err
+	}
+	if e.Admission, err = parseBool("SLUICE_ADMISSION", true); err != nil {
 		return e, err
 	}
 	if e.DatabaseURL == "" {

@@ -44,12 +44,14 @@ func (s *Store) Submit(ctx context.Context, j *Job, sub Submission) (replayed *J
 	// way one more round settles it.
 	for range 3 {
 		row := s.pool.QueryRow(ctx, `
-			INSERT INTO jobs (id, tenant, model, priority, mode, request, api_key_id, idempotency_key, idempotency_fp, callback_url)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+			INSERT INTO jobs (id, tenant, model, priority, mode, request, api_key_id, idempotency_key, idempotency_fp, callback_url,
+			                  deadline, cost, weight)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING state, created_at`,
 			j.ID, j.Tenant, j.Model, j.Priority, j.Mode, j.Request,
-			nullable(sub.APIKeyID), nullable(sub.IdempotencyKey), sub.Fingerprint, nullable(sub.CallbackURL))
+			nullable(sub.APIKeyID), nullable(sub.IdempotencyKey), sub.Fingerprint, nullable(sub.CallbackURL),
+			j.Deadline, j.Cost, max(j.Weight, 0.001))
 		err := row.Scan(&j.State, &j.CreatedAt)
 		if err == nil {
 			return nil, nil
@@ -106,26 +108,14 @@ func (s *Store) List(ctx context.Context, p ListParams) ([]*Job, bool, error) {
 			return nil, false, fmt.Errorf("find list cursor %q: %w", p.After, err)
 		}
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM jobs
+	out, err := all(s.pool.Query(ctx, `SELECT `+columns+` FROM jobs
 		WHERE tenant = $1
 		  AND ($2 = '' OR state = $2)
 		  AND ($3 = '' OR model = $3)
 		  AND ($4 = '' OR (created_at, id) < ($5, $4))
 		ORDER BY created_at DESC, id DESC
-		LIMIT $6`, p.Tenant, string(p.State), p.Model, afterID, afterAt, p.Limit+1)
+		LIMIT $6`, p.Tenant, string(p.State), p.Model, afterID, afterAt, p.Limit+1))
 	if err != nil {
-		return nil, false, fmt.Errorf("list jobs of tenant %s: %w", p.Tenant, err)
-	}
-	defer rows.Close()
-	var out []*Job
-	for rows.Next() {
-		j, err := scan(rows)
-		if err != nil {
-			return nil, false, fmt.Errorf("list jobs of tenant %s: %w", p.Tenant, err)
-		}
-		out = append(out, j)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("list jobs of tenant %s: %w", p.Tenant, err)
 	}
 	more := len(out) > p.Limit
@@ -140,26 +130,17 @@ var ErrNotCancellable = errors.New("job has already ended")
 
 // CancelAny ends one of tenant's jobs that has not ended, at the caller's
 // request, and announces it like any ending. A queued job never reaches
-// Bedrock. A running job is cancelled at once too: its Bedrock call is not
-// interrupted (it runs in a worker, maybe in another process), but Finish
-// only records results of running jobs, so the call's result is dropped.
+// Bedrock. A running job is cancelled at once too: its worker hears the
+// ending on Channel and stops the call, and Finish would refuse its result.
 func (s *Store) CancelAny(ctx context.Context, tenant, id string, reason any) (*Job, error) {
 	errJSON, err := json.Marshal(reason)
 	if err != nil {
 		return nil, err
 	}
-	var j *Job
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		j, err = scan(tx.QueryRow(ctx, `
-			UPDATE jobs SET state = 'cancelled', error = $3, finished_at = now(), lease_expires_at = NULL, updated_at = now()
-			WHERE id = $1 AND tenant = $2 AND state IN ('queued', 'running')
-			RETURNING `+columns, id, tenant, errJSON))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, id)
-		return err
-	})
+	j, err := one(s.pool.Query(ctx, `
+		UPDATE jobs SET state = 'cancelled', error = $3, finished_at = now(), lease_expires_at = NULL, updated_at = now()
+		WHERE id = $1 AND tenant = $2 AND state IN ('queued', 'running')
+		RETURNING `+columns, id, tenant, errJSON))
 	if errors.Is(err, ErrNotFound) {
 		current, gerr := s.Get(ctx, id)
 		if gerr != nil {
@@ -184,7 +165,7 @@ func (s *Store) DeleteFinished(ctx context.Context, age time.Duration, limit int
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM jobs WHERE id IN (
 			SELECT id FROM jobs
-			WHERE finished_at < now() - $1::interval AND state IN ('succeeded', 'failed', 'cancelled')
+			WHERE finished_at < now() - $1::interval AND state IN ('succeeded', 'failed', 'cancelled', 'expired')
 			  AND (batch_id IS NULL OR EXISTS (SELECT 1 FROM batches b WHERE b.id = jobs.batch_id
 			       AND b.status IN ('completed', 'failed', 'cancelled', 'expired')))
 			LIMIT $2

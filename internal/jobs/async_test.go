@@ -56,10 +56,7 @@ func TestCancelAnyRunning(t *testing.T) {
 	ctx := context.Background()
 	s := jobs.NewStore(testenv.Pool(t))
 	j := newJob(t, s)
-	claimed, err := s.Claim(ctx, j.ID, "a", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
+	claimed := claim(t, s, "a", time.Minute)
 	if _, err := s.CancelAny(ctx, "t2", j.ID, "why"); !errors.Is(err, jobs.ErrNotFound) {
 		t.Fatalf("another tenant cancelled: %v", err)
 	}

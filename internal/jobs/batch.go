@@ -76,11 +76,8 @@ func CancelBatchJobs(ctx context.Context, db DB, batchIDs []string, reason any) 
 		return 0, err
 	}
 	tag, err := db.Exec(ctx, `
-		WITH cancelled AS (
-			UPDATE jobs SET state = 'cancelled', error = $2, finished_at = now(), updated_at = now()
-			WHERE batch_id = ANY($1) AND state = 'queued'
-			RETURNING id)
-		SELECT pg_notify($3, id) FROM cancelled`, batchIDs, errJSON, Channel)
+		UPDATE jobs SET state = 'cancelled', error = $2, finished_at = now(), updated_at = now()
+		WHERE batch_id = ANY($1) AND state = 'queued'`, batchIDs, errJSON)
 	if err != nil {
 		return 0, fmt.Errorf("cancel queued jobs of batches %v: %w", batchIDs, err)
 	}

@@ -16,13 +16,11 @@ import (
 	"github.com/sluice-broker/sluice/internal/testenv"
 )
 
-func TestChunksAreFencedAndStopOnRequest(t *testing.T) {
+func TestChunksAreFencedAndStopWhenAbandoned(t *testing.T) {
 	ctx := context.Background()
 	s := jobs.NewStore(testenv.Pool(t))
 	j := newJob(t, s)
-	if _, err := s.Claim(ctx, j.ID, "a", time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, s, "a", time.Minute)
 	if has, err := s.HasChunks(ctx, j.ID); err != nil || has {
 		t.Fatalf("HasChunks before any = %v, %v", has, err)
 	}
@@ -42,22 +40,16 @@ func TestChunksAreFencedAndStopOnRequest(t *testing.T) {
 		t.Fatalf("HasChunks after two = %v, %v", has, err)
 	}
 
-	// The caller hangs up while the job runs: the worker is asked to stop.
-	cancelled, requested, err := s.Abandon(ctx, j.ID, map[string]string{"message": "gone"})
-	if err != nil || cancelled || !requested {
-		t.Fatalf("abandon a running job = cancelled %v, requested %v, err %v", cancelled, requested, err)
+	// The caller hangs up while the job runs: the job is cancelled, and the
+	// worker's next chunk is refused.
+	if ok, err := s.Abandon(ctx, j.ID, map[string]string{"message": "gone"}); err != nil || !ok {
+		t.Fatalf("abandon a running job = %v, %v", ok, err)
 	}
-	if err := s.AppendChunk(ctx, j.ID, 1, 3, []byte("data: three\n\n")); !errors.Is(err, jobs.ErrCancelRequested) {
-		t.Fatalf("append after the caller left: err = %v, want ErrCancelRequested", err)
+	if err := s.AppendChunk(ctx, j.ID, 1, 3, []byte("data: three\n\n")); !errors.Is(err, jobs.ErrLeaseLost) {
+		t.Fatalf("append after the caller left: err = %v, want ErrLeaseLost", err)
 	}
-	if stop, err := s.StopRequested(ctx, j.ID, 1); err != nil || !stop {
-		t.Fatalf("StopRequested = %v, %v", stop, err)
-	}
-	if err := s.Finish(ctx, j.ID, 1, jobs.Outcome{State: jobs.Cancelled, Error: map[string]string{"message": "gone"}}); err != nil {
-		t.Fatal(err)
-	}
-	if cancelled, requested, err := s.Abandon(ctx, j.ID, nil); err != nil || cancelled || requested {
-		t.Fatalf("abandon a finished job = %v, %v, %v; want nothing done", cancelled, requested, err)
+	if ok, err := s.Abandon(ctx, j.ID, nil); err != nil || ok {
+		t.Fatalf("abandon a finished job = %v, %v; want nothing done", ok, err)
 	}
 	if err := s.DeleteChunks(ctx, j.ID); err != nil {
 		t.Fatal(err)
@@ -68,9 +60,8 @@ func TestChunksAreFencedAndStopOnRequest(t *testing.T) {
 
 	// A queued job is cancelled outright.
 	q := newJob(t, s)
-	cancelled, requested, err = s.Abandon(ctx, q.ID, map[string]string{"message": "gone"})
-	if err != nil || !cancelled || requested {
-		t.Fatalf("abandon a queued job = cancelled %v, requested %v, err %v", cancelled, requested, err)
+	if ok, err := s.Abandon(ctx, q.ID, map[string]string{"message": "gone"}); err != nil || !ok {
+		t.Fatalf("abandon a queued job = %v, %v", ok, err)
 	}
 	if got, _ := s.Get(ctx, q.ID); got.State != jobs.Cancelled {
 		t.Fatalf("abandoned queued job is %s", got.State)
@@ -137,9 +128,7 @@ func awaitListening(t *testing.T, s *jobs.Store, hub *jobs.Hub) {
 	t.Helper()
 	ctx := context.Background()
 	ping := newJob(t, s)
-	if _, err := s.Claim(ctx, ping.ID, "a", time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, s, "a", time.Minute)
 	sub := hub.Subscribe(ping.ID)
 	defer sub.Close()
 	deadline := time.Now().Add(20 * time.Second)
@@ -177,10 +166,8 @@ func TestSubscriptionRelaysChunksInOrder(t *testing.T) {
 
 	j := newJob(t, s)
 	other := newJob(t, s)
-	for _, id := range []string{j.ID, other.ID} {
-		if _, err := s.Claim(ctx, id, "a", time.Minute); err != nil {
-			t.Fatal(err)
-		}
+	for range []string{j.ID, other.ID} {
+		claim(t, s, "a", time.Minute)
 	}
 	sub := hub.Subscribe(j.ID)
 	defer sub.Close()
@@ -229,9 +216,7 @@ func TestSubscriptionResyncsAfterReconnect(t *testing.T) {
 	awaitListening(t, s, hub)
 
 	j := newJob(t, s)
-	if _, err := s.Claim(ctx, j.ID, "a", time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, s, "a", time.Minute)
 	sub := hub.Subscribe(j.ID)
 	defer sub.Close()
 	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend($1, 10000)`, pids()[0]); err != nil {

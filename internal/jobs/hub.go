@@ -120,21 +120,8 @@ func (h *Hub) wake(id string) {
 // Wait blocks until job id is terminal, and returns it. It returns ctx's error
 // if ctx ends first.
 func (h *Hub) Wait(ctx context.Context, id string) (*Job, error) {
-	ch := make(chan struct{}, 1)
-	h.mu.Lock()
-	if h.waiters[id] == nil {
-		h.waiters[id] = map[chan struct{}]struct{}{}
-	}
-	h.waiters[id][ch] = struct{}{}
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.waiters[id], ch)
-		if len(h.waiters[id]) == 0 {
-			delete(h.waiters, id)
-		}
-		h.mu.Unlock()
-	}()
+	ch, stop := h.watch(id)
+	defer stop()
 	// The job may have finished before we registered.
 	ch <- struct{}{}
 	for {

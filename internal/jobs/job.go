@@ -22,10 +22,15 @@ const (
 	Succeeded State = "succeeded"
 	Failed    State = "failed"
 	Cancelled State = "cancelled"
+	// Expired: the job could not start in time to finish by its deadline,
+	// so it never reached Bedrock.
+	Expired State = "expired"
 )
 
 // Terminal reports whether s is final.
-func (s State) Terminal() bool { return s == Succeeded || s == Failed || s == Cancelled }
+func (s State) Terminal() bool {
+	return s == Succeeded || s == Failed || s == Cancelled || s == Expired
+}
 
 // Mode is how the caller waits for the result.
 type Mode string
@@ -46,25 +51,31 @@ const (
 	BatchWork   Priority = "batch"
 )
 
-// Job is one row of the jobs table.
+// Job is one row of the jobs table; columns map to fields by name.
 type Job struct {
-	ID        string
-	Tenant    string
-	Model     string
-	Priority  Priority
-	Mode      Mode
-	State     State
-	Request   json.RawMessage
-	Response  json.RawMessage
-	Error     json.RawMessage
-	Usage     json.RawMessage
-	Attempts  int
-	Throttles int
-	Account   string
+	ID        string          `db:"id"`
+	Tenant    string          `db:"tenant"`
+	Model     string          `db:"model"`
+	Priority  Priority        `db:"priority"`
+	Mode      Mode            `db:"mode"`
+	State     State           `db:"state"`
+	Request   json.RawMessage `db:"request"`
+	Response  json.RawMessage `db:"response"`
+	Error     json.RawMessage `db:"error"`
+	Usage     json.RawMessage `db:"usage"`
+	Attempts  int             `db:"attempts"`
+	Throttles int             `db:"throttles"`
+	Account   string          `db:"account"`
+	// Deadline is when the caller stops waiting; nil: no deadline.
+	Deadline *time.Time `db:"deadline"`
+	// Cost is the quota the job is expected to reserve (input estimate +
+	// max tokens); Weight is its tenant's weight in fair sharing.
+	Cost   float64 `db:"cost"`
+	Weight float64 `db:"weight"`
 
-	CreatedAt  time.Time
-	StartedAt  *time.Time
-	FinishedAt *time.Time
+	CreatedAt  time.Time  `db:"created_at"`
+	StartedAt  *time.Time `db:"started_at"`
+	FinishedAt *time.Time `db:"finished_at"`
 }
 
 // NewID returns a new job id. UUIDv7 keeps ids roughly time-ordered, which

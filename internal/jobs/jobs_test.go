@@ -26,6 +26,26 @@ func newJob(t *testing.T, s *jobs.Store) *jobs.Job {
 	return j
 }
 
+// claim claims the next job of model "m" for account.
+func claim(t *testing.T, s *jobs.Store, account string, lease time.Duration) *jobs.Job {
+	t.Helper()
+	c, err := s.ClaimNext(context.Background(), jobs.ClaimParams{Model: "m", Priority: jobs.Interactive, Account: account, Lease: lease})
+	if err != nil {
+		t.Fatalf("claim: %v", err)
+	}
+	if len(c.Jobs) != 1 {
+		t.Fatalf("claimed %d jobs, want 1", len(c.Jobs))
+	}
+	return c.Jobs[0]
+}
+
+func noClaim(t *testing.T, s *jobs.Store) {
+	t.Helper()
+	if c, err := s.ClaimNext(context.Background(), jobs.ClaimParams{Model: "m", Priority: jobs.Interactive, Account: "x", Lease: time.Minute}); !errors.Is(err, jobs.ErrNoJob) {
+		t.Fatalf("claim = %+v, %v; want ErrNoJob", c.Jobs, err)
+	}
+}
+
 func TestStateMachine(t *testing.T) {
 	ctx := context.Background()
 	s := jobs.NewStore(testenv.Pool(t))
@@ -34,29 +54,26 @@ func TestStateMachine(t *testing.T) {
 		t.Fatalf("new job state = %s, want queued", j.State)
 	}
 
-	claimed, err := s.Claim(ctx, j.ID, "acct-a", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if claimed.State != jobs.Running || claimed.Attempts != 1 || claimed.Account != "acct-a" {
+	claimed := claim(t, s, "acct-a", time.Minute)
+	if claimed.ID != j.ID || claimed.State != jobs.Running || claimed.Attempts != 1 || claimed.Account != "acct-a" {
 		t.Fatalf("claimed = %+v", claimed)
 	}
-	// A second delivery while the first worker holds the lease is not claimable.
-	if _, err := s.Claim(ctx, j.ID, "acct-b", time.Minute); !errors.Is(err, jobs.ErrNotClaimable) {
-		t.Fatalf("second claim err = %v, want ErrNotClaimable", err)
-	}
-	// A throttle is counted; a transient error returns it to the queue, and the
-	// next claim is attempt 2.
+	// While the first worker holds the lease nothing is claimable.
+	noClaim(t, s)
+	// A throttle is counted; a release returns it to the queue, due after a
+	// delay, and the next claim is attempt 2.
 	if err := s.NoteThrottle(ctx, j.ID, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Release(ctx, j.ID, 1); err != nil {
+	if err := s.Release(ctx, j.ID, 1, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Claim(ctx, j.ID, "acct-b", time.Minute)
-	if err != nil {
-		t.Fatal(err)
+	noClaim(t, s)
+	if n, next, err := s.Pending(ctx, "m", jobs.Interactive); err != nil || n != 1 || time.Until(next) <= 0 {
+		t.Fatalf("pending = %d, due in %s, %v; want 1 due later", n, time.Until(next), err)
 	}
+	time.Sleep(400 * time.Millisecond)
+	again := claim(t, s, "acct-b", time.Minute)
 	if again.Attempts != 2 || again.Throttles != 1 {
 		t.Fatalf("after release: attempts=%d throttles=%d", again.Attempts, again.Throttles)
 	}
@@ -75,50 +92,79 @@ func TestStateMachine(t *testing.T) {
 		t.Fatalf("finished job = %+v (response %s)", done, done.Response)
 	}
 	// Terminal jobs cannot be claimed or cancelled.
-	if _, err := s.Claim(ctx, j.ID, "acct-a", time.Minute); !errors.Is(err, jobs.ErrNotClaimable) {
-		t.Fatalf("claim of finished job err = %v", err)
-	}
+	noClaim(t, s)
 	if ok, err := s.Cancel(ctx, j.ID, "late"); err != nil || ok {
 		t.Fatalf("cancel of finished job = %v, %v", ok, err)
 	}
+	if n, _, err := s.Pending(ctx, "m", jobs.Interactive); err != nil || n != 0 {
+		t.Fatalf("pending after the end = %d, %v", n, err)
+	}
 }
 
-func TestExpiredLeaseIsReclaimed(t *testing.T) {
+// A dead worker's job goes back to the queue when its lease lapses, keeping
+// its attempt: the dead worker's result would still be taken until someone
+// claims it again, and then it is refused.
+func TestLapsedLeaseIsRequeued(t *testing.T) {
 	ctx := context.Background()
 	s := jobs.NewStore(testenv.Pool(t))
 	j := newJob(t, s)
-	if _, err := s.Claim(ctx, j.ID, "a", time.Millisecond); err != nil {
-		t.Fatal(err)
+	claim(t, s, "a", 50*time.Millisecond)
+	if got, err := s.RequeueLost(ctx, 5, "lost", 10); err != nil || len(got) != 0 {
+		t.Fatalf("requeue before the lease lapsed = %v, %v", got, err)
 	}
-	time.Sleep(20 * time.Millisecond)
-	re, err := s.Claim(ctx, j.ID, "b", time.Minute)
-	if err != nil {
-		t.Fatalf("reclaim after the lease ran out: %v", err)
+	time.Sleep(100 * time.Millisecond)
+	got, err := s.RequeueLost(ctx, 5, "lost", 10)
+	if err != nil || len(got) != 1 || got[0].ID != j.ID || got[0].Model != "m" || got[0].Priority != jobs.Interactive {
+		t.Fatalf("requeued = %+v, %v", got, err)
 	}
-	if re.Attempts != 2 || re.Account != "b" {
+	re := claim(t, s, "b", time.Minute)
+	if re.ID != j.ID || re.Attempts != 2 || re.Account != "b" {
 		t.Fatalf("reclaimed = %+v", re)
 	}
 	if err := s.ExtendLease(ctx, j.ID, 1, time.Minute); !errors.Is(err, jobs.ErrLeaseLost) {
 		t.Fatalf("extend by the dead worker err = %v, want ErrLeaseLost", err)
 	}
+	if err := s.Finish(ctx, j.ID, 1, jobs.Outcome{State: jobs.Succeeded}); !errors.Is(err, jobs.ErrLeaseLost) {
+		t.Fatalf("finish by the dead worker err = %v, want ErrLeaseLost", err)
+	}
 }
 
-func TestCancelOnlyBeforeStart(t *testing.T) {
+// A worker that lost the database past its lease still records its result
+// when it comes back, if nobody claimed the job since.
+func TestResultAfterRequeueIsKept(t *testing.T) {
+	ctx := context.Background()
+	s := jobs.NewStore(testenv.Pool(t))
+	j := newJob(t, s)
+	claim(t, s, "a", 10*time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
+	if got, err := s.RequeueLost(ctx, 5, "lost", 10); err != nil || len(got) != 1 {
+		t.Fatalf("requeued = %v, %v", got, err)
+	}
+	if err := s.Finish(ctx, j.ID, 1, jobs.Outcome{State: jobs.Succeeded, Response: map[string]string{"x": "kept"}, Charged: 42}); err != nil {
+		t.Fatalf("finish after requeue: %v", err)
+	}
+	noClaim(t, s)
+}
+
+// Abandon cancels a job wherever it is; Cancel only before it starts.
+func TestCancelAndAbandon(t *testing.T) {
 	ctx := context.Background()
 	s := jobs.NewStore(testenv.Pool(t))
 	queued := newJob(t, s)
 	if ok, err := s.Cancel(ctx, queued.ID, "gone"); err != nil || !ok {
 		t.Fatalf("cancel queued = %v, %v", ok, err)
 	}
-	if _, err := s.Claim(ctx, queued.ID, "a", time.Minute); !errors.Is(err, jobs.ErrNotClaimable) {
-		t.Fatalf("claim of cancelled job err = %v", err)
-	}
+	noClaim(t, s)
 	running := newJob(t, s)
-	if _, err := s.Claim(ctx, running.ID, "a", time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, s, "a", time.Minute)
 	if ok, err := s.Cancel(ctx, running.ID, "gone"); err != nil || ok {
 		t.Fatalf("cancel running = %v, %v; want not cancelled", ok, err)
+	}
+	if ok, err := s.Abandon(ctx, running.ID, map[string]string{"message": "gone"}); err != nil || !ok {
+		t.Fatalf("abandon running = %v, %v", ok, err)
+	}
+	if err := s.Finish(ctx, running.ID, 1, jobs.Outcome{State: jobs.Succeeded}); !errors.Is(err, jobs.ErrLeaseLost) {
+		t.Fatalf("finish of an abandoned job = %v, want ErrLeaseLost", err)
 	}
 }
 
@@ -154,9 +200,7 @@ func TestHubWakesWaiters(t *testing.T) {
 	for i := range ids {
 		j := newJob(t, s)
 		ids[i] = j.ID
-		if _, err := s.Claim(ctx, j.ID, "a", time.Minute); err != nil {
-			t.Fatal(err)
-		}
+		claim(t, s, "a", time.Minute)
 	}
 	var wg sync.WaitGroup
 	results := make([]*jobs.Job, n)
@@ -213,9 +257,7 @@ func TestHubRecoversResultsMissedWhileDisconnected(t *testing.T) {
 	go hub.Run(ctx)
 
 	j := newJob(t, s)
-	if _, err := s.Claim(ctx, j.ID, "a", time.Minute); err != nil {
-		t.Fatal(err)
-	}
+	claim(t, s, "a", time.Minute)
 	got := make(chan *jobs.Job, 1)
 	go func() {
 		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)

@@ -193,9 +193,14 @@ func TestBedrockErrors(t *testing.T) {
 	if resp.Choices[0].Message.Content == "" {
 		t.Fatal("empty content after retry")
 	}
+	// The fault is waited out in the worker: the job keeps its one claim,
+	// and the simulator saw the failed call and the one that passed.
 	var attempts int
-	if err := s.DB.QueryRow(ctx, `SELECT attempts FROM jobs WHERE state = 'succeeded'`).Scan(&attempts); err != nil || attempts != 2 {
-		t.Fatalf("attempts = %d (err %v), want 2", attempts, err)
+	if err := s.DB.QueryRow(ctx, `SELECT attempts FROM jobs WHERE state = 'succeeded'`).Scan(&attempts); err != nil || attempts != 1 {
+		t.Fatalf("attempts = %d (err %v), want 1", attempts, err)
+	}
+	if got := sonnetTotals(s); got.ErrorsInjected != 2 || got.Admitted != 1 {
+		t.Fatalf("simulator totals %+v: want the validation error and the transient one injected, and the retry admitted", got)
 	}
 }
 
@@ -233,4 +238,10 @@ func TestSyncTimeoutNamesTheJob(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// sonnetTotals are the simulator's counters for claude-sonnet in the default
+// account.
+func sonnetTotals(s *stacktest.Stack) bedrocksim.Totals {
+	return s.Sim.Stats().Model("111111111111", "us.anthropic.claude-sonnet-4-20250514-v1:0").Totals
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluice-broker/sluice/internal/admission"
 	"github.com/sluice-broker/sluice/internal/api"
 	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/batch"
@@ -205,6 +206,13 @@ func Start(t testing.TB, o Options) *Stack {
 	srv := &api.Server{Config: cfg, Store: s.Store, Hub: hub, Queue: s.Queues, Log: quietLogger(), SyncTimeout: o.SyncTimeout,
 		Keys: apikey.NewStore(s.DB), Guard: webhook.NewGuard(cfg.Env.WebhookAllowPrivate)}
 	srv.BatchWindow, srv.MaxFileBytes = o.BatchWindow, o.MaxFileBytes
+	if cfg.Env.Admission {
+		srv.Admission = &admission.Controller{DB: s.DB, Store: s.Store, Config: cfg, Log: quietLogger(), Every: 100 * time.Millisecond, Shed: 500 * time.Millisecond}
+		actx, acancel := context.WithCancel(ctx)
+		admissionDone := make(chan struct{})
+		go func() { defer close(admissionDone); srv.Admission.Run(actx) }()
+		s.onStop(func() { acancel(); <-admissionDone })
+	}
 	apiSrv := httptest.NewServer(srv.Handler())
 	s.URL = apiSrv.URL
 	s.onStop(func() { apiSrv.Close(); hcancel(); <-hubDone })
@@ -230,7 +238,8 @@ func Start(t testing.TB, o Options) *Stack {
 // stops it (waiting for its calls in flight).
 func (s *Stack) StartWorker() (stop func()) {
 	ctx, cancel := context.WithCancel(s.ctx)
-	svc := &worker.Service{Config: s.Config, DB: s.DB, Store: s.Store, Queues: s.Queues, AWS: s.AWS, Log: quietLogger(), Tune: s.o.Tune,
+	listen := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, s.Config.Env.DatabaseURL) }
+	svc := &worker.Service{Config: s.Config, DB: s.DB, Store: s.Store, Queues: s.Queues, AWS: s.AWS, Log: quietLogger(), Tune: s.o.Tune, Listen: listen,
 		TuneWebhooks: func(d *webhook.Dispatcher) {
 			d.Poll = 100 * time.Millisecond
 			d.Schedule = webhook.Schedule{Initial: 20 * time.Millisecond, Multiplier: 2, MaxInterval: 200 * time.Millisecond, Jitter: 0.2, MaxAge: time.Minute}

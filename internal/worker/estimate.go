@@ -3,6 +3,7 @@ package worker
 import (
 	"math"
 	"sync"
+	"time"
 )
 
 // estimator guesses a job's input tokens before Bedrock counts them, from the
@@ -63,4 +64,41 @@ func (e *estimator) typicalCost() float64 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.typical
+}
+
+// serviceTime learns how long a job takes from claim to answer (budget wait
+// and call), so that a pool does not start a job that cannot finish before
+// its caller stops waiting. It is the recent mean plus twice the recent mean
+// deviation: a job is started only when it very likely fits.
+type serviceTime struct {
+	mu      sync.Mutex
+	n       int
+	mean    float64 // seconds
+	meanDev float64
+}
+
+// observe records one job's service time.
+func (s *serviceTime) observe(d time.Duration) {
+	x := d.Seconds()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	if s.n == 1 {
+		s.mean = x
+		return
+	}
+	const alpha = 0.1
+	s.meanDev = (1-alpha)*s.meanDev + alpha*math.Abs(x-s.mean)
+	s.mean = (1-alpha)*s.mean + alpha*x
+}
+
+// estimate is the service time to plan for; zero until a few jobs were seen,
+// so that nothing is expired on a guess.
+func (s *serviceTime) estimate() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n < 3 {
+		return 0
+	}
+	return time.Duration((s.mean + 2*s.meanDev) * float64(time.Second))
 }

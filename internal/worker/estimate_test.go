@@ -1,6 +1,9 @@
 package worker
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestEstimatorLearnsUpQuicklyAndDownSlowly(t *testing.T) {
 	e := newEstimator(1000)
@@ -26,13 +29,34 @@ func TestEstimatorLearnsUpQuicklyAndDownSlowly(t *testing.T) {
 	}
 }
 
+// Backoff is sub-second at first, doubles, and never passes 30 s; each
+// delay lies in the upper half of its ceiling (jitter, yet never zero).
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
-	for attempt, limit := range map[int]float64{1: 3, 3: 9, 20: 301} {
+	for retry, ceiling := range map[int]time.Duration{0: 100 * time.Millisecond, 1: 200 * time.Millisecond, 3: 800 * time.Millisecond, 20: 30 * time.Second} {
 		for range 50 {
-			d := backoff(attempt).Seconds()
-			if d < 1 || d > limit {
-				t.Fatalf("backoff(%d) = %gs, want within [1, %g]", attempt, d, limit)
+			d := backoff(retry)
+			if d < ceiling/2 || d > ceiling {
+				t.Fatalf("backoff(%d) = %s, want within [%s, %s]", retry, d, ceiling/2, ceiling)
 			}
 		}
+	}
+}
+
+// The service time plans for the slow end of recent calls, and nothing is
+// planned before a few were seen.
+func TestServiceTime(t *testing.T) {
+	var s serviceTime
+	s.observe(time.Second)
+	s.observe(time.Second)
+	if got := s.estimate(); got != 0 {
+		t.Fatalf("estimate after 2 calls = %s, want 0 (not yet known)", got)
+	}
+	for range 50 {
+		s.observe(time.Second)
+		s.observe(3 * time.Second)
+	}
+	got := s.estimate()
+	if got < 3*time.Second || got > 6*time.Second {
+		t.Fatalf("estimate for calls of 1 s and 3 s = %s, want between 3 s and 6 s", got)
 	}
 }

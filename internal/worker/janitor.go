@@ -12,9 +12,11 @@ import (
 )
 
 // Janitor makes sure every accepted job ends in a terminal state: it sends the
-// messages an api failed to send, and fails the jobs whose messages went to a
-// dead-letter queue. Any number of replicas may run one; the job row's state
-// machine makes their overlaps harmless.
+// tokens an api failed to send, puts back in the queue the jobs whose worker's
+// lease lapsed (the worker died), expires queued jobs whose callers stopped
+// waiting, and turns dead-lettered tokens into fresh ones. Any number of
+// replicas may run one; the job row's state machine makes their overlaps
+// harmless, and a token too many claims nothing.
 type Janitor struct {
 	Store   *jobs.Store
 	Queues  *queue.Queues
@@ -47,6 +49,12 @@ func (j *Janitor) Run(ctx context.Context) error {
 
 // Sweep runs one pass.
 func (j *Janitor) Sweep(ctx context.Context) {
+	j.requeueLost(ctx)
+	if n, err := j.Store.ExpireOverdue(ctx); err != nil {
+		j.Log.WarnContext(ctx, "expire overdue jobs", "err", err)
+	} else if n > 0 {
+		j.Log.InfoContext(ctx, "expired queued jobs past their deadline", "jobs", n)
+	}
 	unsent, err := j.Store.Unenqueued(ctx, j.Grace, 500)
 	if err != nil {
 		j.Log.WarnContext(ctx, "list unsent jobs", "err", err)
@@ -78,6 +86,30 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	}
 }
 
+// MaxRuns bounds how often a job may lose its worker mid-run (the process
+// died, or lost the database past its lease) before it is failed: a request
+// that kills its worker must not take down every worker in turn.
+const MaxRuns = 5
+
+// requeueLost puts back in the queue, with a new token each, the running jobs
+// whose worker's lease lapsed.
+func (j *Janitor) requeueLost(ctx context.Context) {
+	reason := openai.ServerError(fmt.Sprintf("The job's worker stopped while running it %d times; it is not tried again.", MaxRuns))
+	lost, err := j.Store.RequeueLost(ctx, MaxRuns, reason.Record(), 500)
+	if err != nil {
+		j.Log.WarnContext(ctx, "requeue jobs of lost workers", "err", err)
+		return
+	}
+	for _, r := range lost {
+		metricRequeued.WithLabelValues(r.Model).Inc()
+		if err := j.Queues.SendAfter(ctx, queue.Priority(r.Priority), queue.Body{JobID: r.ID, Model: r.Model}, 0); err != nil {
+			j.Log.WarnContext(ctx, "send token for requeued job", "job", r.ID, "err", err)
+			continue
+		}
+		j.Log.InfoContext(ctx, "requeued a job whose worker's lease lapsed", "job", r.ID)
+	}
+}
+
 func (j *Janitor) drainDead(ctx context.Context, alias string, p queue.Priority) {
 	for ctx.Err() == nil {
 		msgs, err := j.Queues.ReceiveDead(ctx, alias, p, 10, 0)
@@ -89,12 +121,16 @@ func (j *Janitor) drainDead(ctx context.Context, alias string, p queue.Priority)
 			return
 		}
 		for _, m := range msgs {
-			reason := openai.ServerError(fmt.Sprintf("job %s could not be processed: its message was received %d times and moved to the dead-letter queue", m.JobID, m.ReceiveCount))
-			if _, err := j.Store.FailQueued(ctx, m.JobID, reason.Record()); err != nil {
-				j.Log.WarnContext(ctx, "fail dead-lettered job", "job", m.JobID, "err", err)
-				continue
+			// A token is not its job: one that was received too often (claims
+			// failing while the database was away) says nothing against the
+			// job it was sent for. The work it stands for is still waiting,
+			// so it becomes a fresh token; a surplus one claims nothing and is
+			// dropped then.
+			if err := j.Queues.SendAfter(ctx, p, queue.Body{JobID: m.JobID, Model: alias}, 0); err != nil {
+				j.Log.WarnContext(ctx, "renew dead-lettered token", "job", m.JobID, "err", err)
+				return
 			}
-			j.Log.WarnContext(ctx, "failed a dead-lettered job", "job", m.JobID)
+			j.Log.InfoContext(ctx, "renewed a dead-lettered token", "job", m.JobID, "receives", m.ReceiveCount)
 			if err := j.Queues.Delete(ctx, m); err != nil {
 				j.Log.WarnContext(ctx, "delete dead letter", "job", m.JobID, "err", err)
 			}

@@ -31,4 +31,10 @@ var (
 	metricQueueAge = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sluice_queue_oldest_age_seconds", Help: "Age of the oldest job waiting to start.",
 	}, []string{"model", "priority"})
+	metricExpired = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_jobs_expired_total", Help: "Jobs ended unstarted because they could no longer finish before their deadline.",
+	}, []string{"model"})
+	metricRequeued = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_jobs_requeued_total", Help: "Running jobs put back in the queue because their worker's lease lapsed.",
+	}, []string{"model"})
 )

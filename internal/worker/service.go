@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -27,6 +29,9 @@ type Service struct {
 	Queues *queue.Queues
 	AWS    aws.Config
 	Log    *slog.Logger
+	// Listen dials a connection of its own for the process's LISTEN: the
+	// pools hear there when a job they run is ended by its caller.
+	Listen func(ctx context.Context) (*pgx.Conn, error)
 	// Tune adjusts each pool before it starts (tests shorten its timings).
 	Tune func(*Pool)
 	// TuneWebhooks adjusts the webhook dispatcher before it starts.
@@ -37,6 +42,14 @@ type Service struct {
 func (s *Service) Run(ctx context.Context) error {
 	cfg := s.Config
 	g, gctx := errgroup.WithContext(ctx)
+	hub := jobs.NewHub(s.Store, s.Listen, s.Log)
+	// The hub outlives the pools' drain: calls finishing then can still be
+	// stopped by their callers.
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	hubDone := make(chan error, 1)
+	go func() { hubDone <- hub.Run(hubCtx) }()
+	defer func() { stopHub(); <-hubDone }()
 	endpoints := bedrock.Endpoints{Bedrock: cfg.Env.BedrockEndpoint, STS: cfg.Env.STSEndpoint}
 	pools := 0
 	for _, acct := range cfg.Accounts {
@@ -57,7 +70,9 @@ func (s *Service) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: shared, Store: s.Store, Queues: s.Queues, Log: s.Log}
+			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: shared,
+				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log,
+				Lease: cfg.Env.Lease, RetryHorizon: cfg.Env.RetryHorizon, DrainTimeout: cfg.Env.DrainTimeout, FairWindow: cfg.Env.FairWindow}
 			if s.Tune != nil {
 				s.Tune(p)
 			}
@@ -68,7 +83,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if pools == 0 {
 		return fmt.Errorf("no pools to run: SLUICE_ACCOUNTS=%v matches no account in the configuration", cfg.Env.Accounts)
 	}
-	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log}
+	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log, Every: min(5*time.Second, cfg.Env.Lease/3)}
 	g.Go(func() error { return janitor.Run(gctx) })
 	// Callbacks are sent from the worker, which already runs the sweeps: the
 	// api only answers requests.

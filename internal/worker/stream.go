@@ -24,9 +24,6 @@ import (
 const (
 	flushInterval = 50 * time.Millisecond
 	flushBytes    = 4 << 10
-	// stopCheckInterval is how often a stream that writes nothing (a slow
-	// first token) asks whether its caller has gone.
-	stopCheckInterval = time.Second
 )
 
 // streamCall runs a chat completion with ConverseStream and relays its
@@ -68,7 +65,7 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 	defer stream.Close()
 
 	conv := &bedrock.StreamConverter{ID: completionID(job), Model: job.Model, Created: time.Now().Unix(), IncludeUsage: c.includeUsage}
-	r := &relay{store: p.Store, job: job, touched: time.Now()}
+	r := &relay{store: p.Store, job: job}
 	stopErr := r.pump(ctx, stream.Events(), conv)
 	// Ending the call's context closes the connection: Bedrock stops
 	// generating (and charging) for a caller that has gone. The last chunks
@@ -83,9 +80,9 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 		return p.est.input(len(job.Request)) + float64(output)*p.Model.Burndown
 	}
 	switch {
-	case errors.Is(stopErr, jobs.ErrCancelRequested), errors.Is(stopErr, jobs.ErrLeaseLost):
-		// The caller hung up (or the job was cancelled outright, and the
-		// Finish below is refused): end the job, settle what was produced.
+	case errors.Is(stopErr, jobs.ErrLeaseLost):
+		// The caller hung up and the job was cancelled (the Finish below is
+		// refused), or it was claimed again: settle what was produced.
 		e := openai.InvalidRequest("", "The client closed the connection before the stream finished.").WithCode("client_closed")
 		return result{outcome: jobs.Outcome{State: jobs.Cancelled, Error: e.Record()}, charged: produced()}, nil
 	case stopErr != nil:
@@ -107,7 +104,7 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 		return result{outcome: jobs.Outcome{State: jobs.Failed, Error: cl.Error.Record()}, charged: produced()}, nil
 	}
 
-	if err := r.flush(ctx); err != nil && !errors.Is(err, jobs.ErrCancelRequested) {
+	if err := r.flush(ctx); err != nil && !errors.Is(err, jobs.ErrLeaseLost) {
 		e := openai.ServerError(fmt.Sprintf("The stream of job %s could not be relayed: %v", job.ID, err))
 		return result{outcome: jobs.Outcome{State: jobs.Failed, Error: e.Record()}, charged: produced()}, nil
 	}
@@ -118,24 +115,22 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 
 // relay batches a stream's chunks and writes them to the job's chunk table.
 type relay struct {
-	store     *jobs.Store
+	store     Store
 	job       *jobs.Job
 	buf       []byte
 	seq       int       // chunks written
 	lastFlush time.Time // zero until the first chunk
-	touched   time.Time // last time the job's row was consulted
 }
 
 // pump relays events until the stream ends (also when ctx does: the SDK then
-// closes the events with the context's error), and returns why it stopped
-// early: ErrCancelRequested, ErrLeaseLost, or an error writing a chunk.
+// closes the events with the context's error; a caller who hangs up ends ctx
+// through the pool's watch), and returns why it stopped early: ErrLeaseLost,
+// or an error writing a chunk.
 func (r *relay) pump(ctx context.Context, events <-chan types.ConverseStreamOutput, conv *bedrock.StreamConverter) error {
 	timer := time.NewTimer(flushInterval)
 	timer.Stop()
 	defer timer.Stop()
 	armed := false
-	check := time.NewTicker(stopCheckInterval)
-	defer check.Stop()
 	for {
 		select {
 		case ev, ok := <-events:
@@ -170,18 +165,6 @@ func (r *relay) pump(ctx context.Context, events <-chan types.ConverseStreamOutp
 			if err := r.flush(ctx); err != nil {
 				return err
 			}
-		case <-check.C:
-			if time.Since(r.touched) < stopCheckInterval {
-				continue
-			}
-			r.touched = time.Now()
-			stop, err := r.store.StopRequested(ctx, r.job.ID, r.job.Attempts)
-			if err != nil {
-				return err
-			}
-			if stop {
-				return jobs.ErrCancelRequested
-			}
 		}
 	}
 }
@@ -207,6 +190,5 @@ func (r *relay) flush(ctx context.Context) error {
 	r.seq++
 	r.buf = r.buf[:0]
 	r.lastFlush = time.Now()
-	r.touched = r.lastFlush
 	return nil
 }

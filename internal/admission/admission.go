@@ -1,0 +1,240 @@
+// Package admission answers early when the queue cannot meet a caller's
+// deadline. It estimates, per model alias, how long the interactive backlog
+// takes to drain at the rate the alias's accounts refill (their quotas, as
+// the budgets' backpressure currently scales them), and how long a job takes
+// once started. A sync request that could not start and finish before its
+// caller gives up is refused at once with 429 and Retry-After, instead of
+// waiting out its timeout and spending quota on an answer nobody receives;
+// queued jobs whose prospects sink below their deadline are expired early.
+//
+// The estimate is read from Postgres by every api replica on a short timer
+// (the job table's backlog, the budgets' factors and levels, recent service
+// times) and bumped locally by what this replica admits in between.
+package admission
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/jobs"
+)
+
+// Controller holds the estimates of every alias.
+type Controller struct {
+	DB     *pgxpool.Pool
+	Store  *jobs.Store
+	Config *config.Config
+	Log    *slog.Logger
+	// Every is how often the estimates are read again; Shed how often
+	// queued jobs are checked against their deadlines.
+	Every, Shed time.Duration
+
+	mu      sync.Mutex
+	aliases map[string]*estimate
+	ready   bool
+}
+
+// estimate is what is known of one alias.
+type estimate struct {
+	// tokensPerSec and requestsPerSec are the aliases' accounts' refill
+	// rates; level is the tokens their buckets hold now.
+	tokensPerSec, requestsPerSec float64
+	level                        float64
+	// queuedCost and queuedJobs are the interactive backlog at the last
+	// read plus what this process admitted since.
+	queuedCost float64
+	queuedJobs int
+	// service is how long a started job takes to finish (a high quantile
+	// of recent jobs); ratio is what jobs are charged per token reserved.
+	service time.Duration
+	ratio   float64
+}
+
+// wait is how long until a job of cost, queued behind the backlog, can start.
+func (e *estimate) wait(cost float64) time.Duration {
+	var secs float64
+	if e.tokensPerSec > 0 {
+		secs = max(0, (e.queuedCost+cost)*e.ratio-e.level) / e.tokensPerSec
+	}
+	if e.requestsPerSec > 0 {
+		secs = max(secs, float64(e.queuedJobs+1)/e.requestsPerSec)
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// Run refreshes the estimates until ctx ends.
+func (c *Controller) Run(ctx context.Context) error {
+	if c.Every <= 0 {
+		c.Every = 250 * time.Millisecond
+	}
+	if c.Shed <= 0 {
+		c.Shed = time.Second
+	}
+	refresh := time.NewTicker(c.Every)
+	defer refresh.Stop()
+	shed := time.NewTicker(c.Shed)
+	defer shed.Stop()
+	for {
+		if err := c.refresh(ctx); err != nil && ctx.Err() == nil {
+			c.Log.WarnContext(ctx, "admission: refresh estimates", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-refresh.C:
+		case <-shed.C:
+			c.shed(ctx)
+		}
+	}
+}
+
+// Decision is the answer for one request.
+type Decision struct {
+	// Admit is false when the job could not finish before its deadline.
+	Admit bool
+	// Wait is the estimated queue wait before the job could start.
+	Wait time.Duration
+	// Service is the expected time from start to answer.
+	Service time.Duration
+}
+
+// Admit decides on a sync job of alias that would reserve cost and whose
+// caller waits until deadline. An admitted job counts against the backlog
+// until the next refresh sees it in the table. Before the first estimate
+// is read, everything is admitted.
+func (c *Controller) Admit(alias string, cost float64, deadline time.Time) Decision {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.aliases[alias]
+	if !ok || !c.ready {
+		return Decision{Admit: true}
+	}
+	d := Decision{Wait: e.wait(cost), Service: e.service}
+	d.Admit = !time.Now().Add(d.Wait + d.Service).After(deadline)
+	if d.Admit {
+		e.queuedCost += cost
+		e.queuedJobs++
+	}
+	return d
+}
+
+// Wait is the current estimated queue wait for a new job of alias, for a
+// Retry-After.
+func (c *Controller) Wait(alias string) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.aliases[alias]; ok {
+		return e.wait(0)
+	}
+	return 0
+}
+
+func (c *Controller) refresh(ctx context.Context) error {
+	next := map[string]*estimate{}
+	for _, alias := range c.Config.Aliases() {
+		next[alias] = &estimate{ratio: 1}
+	}
+	// Refill rates: every account that serves an alias, scaled by its
+	// budget's backpressure factor; bucket levels brought forward to now.
+	type bucket struct {
+		factor, tokens, requests, age float64
+	}
+	rows, err := c.DB.Query(ctx, `SELECT account, model, factor, tokens, requests, extract(epoch FROM clock_timestamp() - at) FROM budgets`)
+	if err != nil {
+		return err
+	}
+	buckets := map[[2]string]bucket{}
+	for rows.Next() {
+		var acct, model string
+		var b bucket
+		if err := rows.Scan(&acct, &model, &b.factor, &b.tokens, &b.requests, &b.age); err != nil {
+			rows.Close()
+			return err
+		}
+		buckets[[2]string{acct, model}] = b
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	window := c.Config.Env.Window.Seconds()
+	for _, acct := range c.Config.Accounts {
+		for alias, m := range acct.Models {
+			e := next[alias]
+			if e == nil {
+				continue
+			}
+			factor, level := 1.0, float64(m.TPM)
+			if b, ok := buckets[[2]string{acct.Name, alias}]; ok {
+				factor = b.factor
+				level = min(float64(m.TPM), b.tokens+b.age*float64(m.TPM)/window*b.factor)
+			}
+			e.tokensPerSec += float64(m.TPM) / window * factor
+			e.level += max(level, 0)
+			if m.RPM > 0 {
+				e.requestsPerSec += float64(m.RPM) / window
+			}
+		}
+	}
+	backlogs, err := c.Store.Backlogs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range backlogs {
+		if e := next[b.Model]; e != nil && b.Priority == jobs.Interactive {
+			e.queuedCost, e.queuedJobs = b.Cost, b.Jobs
+		}
+	}
+	services, err := c.Store.ServiceTimes(ctx, 200, 0.9)
+	if err != nil {
+		return err
+	}
+	for _, s := range services {
+		if e := next[s.Model]; e != nil {
+			e.service = s.Service
+			if s.ChargedRatio > 0 && !math.IsNaN(s.ChargedRatio) {
+				e.ratio = min(s.ChargedRatio, 1)
+			}
+		}
+	}
+	c.mu.Lock()
+	c.aliases, c.ready = next, true
+	c.mu.Unlock()
+	return nil
+}
+
+// shed expires queued interactive jobs that can no longer finish before their
+// deadline, so that their callers hear it now rather than at their timeout.
+func (c *Controller) shed(ctx context.Context) {
+	c.mu.Lock()
+	type plan struct {
+		alias string
+		est   jobs.ShedEstimate
+	}
+	var plans []plan
+	for alias, e := range c.aliases {
+		if e.queuedJobs == 0 || e.tokensPerSec <= 0 {
+			continue
+		}
+		plans = append(plans, plan{alias, jobs.ShedEstimate{TokensPerSec: e.tokensPerSec / e.ratio, Level: e.level / e.ratio, Service: e.service}})
+	}
+	c.mu.Unlock()
+	for _, p := range plans {
+		n, err := c.Store.ShedInfeasible(ctx, p.alias, p.est)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.Log.WarnContext(ctx, "admission: expire jobs that cannot meet their deadline", "model", p.alias, "err", err)
+			}
+			continue
+		}
+		if n > 0 {
+			c.Log.InfoContext(ctx, "admission: expired jobs that could not meet their deadline", "model", p.alias, "jobs", n)
+		}
+	}
+}
