@@ -16,6 +16,7 @@ import (
 	"context"
 	"log/slog"
 	"math"
+	"sort"
 	"sync"
 	"time"
 
@@ -24,6 +25,10 @@ import (
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/jobs"
 )
+
+// maxBacklog bounds the queued jobs read per refresh; beyond it the estimate
+// only undercounts what is far behind.
+const maxBacklog = 20000
 
 // Controller holds the estimates of every alias.
 type Controller struct {
@@ -46,24 +51,35 @@ type estimate struct {
 	// rates; level is the tokens their buckets hold now.
 	tokensPerSec, requestsPerSec float64
 	level                        float64
-	// queuedCost and queuedJobs are the interactive backlog at the last
-	// read plus what this process admitted since.
-	queuedCost float64
-	queuedJobs int
+	// The interactive backlog, in the claim's order (earliest due first),
+	// as read at: when each job is due, and the cost of it and all before
+	// it. admitted and admittedJobs are what this process admitted since,
+	// counted as ahead of everything.
+	at           time.Time
+	dues         []time.Time
+	cum          []float64
+	admitted     float64
+	admittedJobs int
 	// service is how long a started job takes to finish (a high quantile
 	// of recent jobs); ratio is what jobs are charged per token reserved.
 	service time.Duration
 	ratio   float64
 }
 
-// wait is how long until a job of cost, queued behind the backlog, can start.
-func (e *estimate) wait(cost float64) time.Duration {
+// wait is how long until a job of cost, due at due, can start: the jobs
+// the claim would take before it (those due earlier) drain first.
+func (e *estimate) wait(cost float64, due time.Time) time.Duration {
+	i := sort.Search(len(e.dues), func(i int) bool { return !e.dues[i].Before(due) })
+	ahead, jobs := e.admitted+cost, e.admittedJobs+i+1
+	if i > 0 {
+		ahead += e.cum[i-1]
+	}
 	var secs float64
 	if e.tokensPerSec > 0 {
-		secs = max(0, (e.queuedCost+cost)*e.ratio-e.level) / e.tokensPerSec
+		secs = max(0, ahead*e.ratio-e.level) / e.tokensPerSec
 	}
 	if e.requestsPerSec > 0 {
-		secs = max(secs, float64(e.queuedJobs+1)/e.requestsPerSec)
+		secs = max(secs, float64(jobs)/e.requestsPerSec)
 	}
 	return time.Duration(secs * float64(time.Second))
 }
@@ -115,11 +131,11 @@ func (c *Controller) Admit(alias string, cost float64, deadline time.Time) Decis
 	if !ok || !c.ready {
 		return Decision{Admit: true}
 	}
-	d := Decision{Wait: e.wait(cost), Service: e.service}
+	d := Decision{Wait: e.wait(cost, deadline), Service: e.service}
 	d.Admit = !time.Now().Add(d.Wait + d.Service).After(deadline)
 	if d.Admit {
-		e.queuedCost += cost
-		e.queuedJobs++
+		e.admitted += cost
+		e.admittedJobs++
 	}
 	return d
 }
@@ -130,15 +146,16 @@ func (c *Controller) Wait(alias string) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, ok := c.aliases[alias]; ok {
-		return e.wait(0)
+		return e.wait(0, time.Now().Add(100*365*24*time.Hour))
 	}
 	return 0
 }
 
 func (c *Controller) refresh(ctx context.Context) error {
 	next := map[string]*estimate{}
+	now := time.Now()
 	for _, alias := range c.Config.Aliases() {
-		next[alias] = &estimate{ratio: 1}
+		next[alias] = &estimate{ratio: 1, at: now}
 	}
 	// Refill rates: every account that serves an alias, scaled by its
 	// budget's backpressure factor; bucket levels brought forward to now.
@@ -182,14 +199,20 @@ func (c *Controller) refresh(ctx context.Context) error {
 			}
 		}
 	}
-	backlogs, err := c.Store.Backlogs(ctx)
+	queued, err := c.Store.QueuedInClaimOrder(ctx, jobs.Interactive, maxBacklog)
 	if err != nil {
 		return err
 	}
-	for _, b := range backlogs {
-		if e := next[b.Model]; e != nil && b.Priority == jobs.Interactive {
-			e.queuedCost, e.queuedJobs = b.Cost, b.Jobs
+	for _, q := range queued {
+		e := next[q.Model]
+		if e == nil {
+			continue
 		}
+		total := q.Cost
+		if n := len(e.cum); n > 0 {
+			total += e.cum[n-1]
+		}
+		e.dues, e.cum = append(e.dues, q.Due), append(e.cum, total)
 	}
 	services, err := c.Store.ServiceTimes(ctx, 200, 0.9)
 	if err != nil {
@@ -219,7 +242,7 @@ func (c *Controller) shed(ctx context.Context) {
 	}
 	var plans []plan
 	for alias, e := range c.aliases {
-		if e.queuedJobs == 0 || e.tokensPerSec <= 0 {
+		if len(e.dues) == 0 || e.tokensPerSec <= 0 {
 			continue
 		}
 		plans = append(plans, plan{alias, jobs.ShedEstimate{TokensPerSec: e.tokensPerSec / e.ratio, Level: e.level / e.ratio, Service: e.service}})

@@ -100,6 +100,9 @@ type ClaimParams struct {
 	Horizon time.Duration
 }
 
+// AsyncHorizon is the default ClaimParams.Horizon.
+const AsyncHorizon = 10 * time.Minute
+
 // Claimed is what one claim did.
 type Claimed struct {
 	Jobs []*Job
@@ -132,7 +135,7 @@ func (s *Store) ClaimNext(ctx context.Context, p ClaimParams) (Claimed, error) {
 		p.FairWindow = time.Minute
 	}
 	if p.Horizon <= 0 {
-		p.Horizon = 10 * time.Minute
+		p.Horizon = AsyncHorizon
 	}
 	reason, _ := json.Marshal(ExpiredReason(p.Model))
 	rows, err := s.pool.Query(ctx, `
@@ -163,7 +166,7 @@ func (s *Store) ClaimNext(ctx context.Context, p ClaimParams) (Claimed, error) {
 			RETURNING j.*
 		), shares AS (
 			INSERT INTO fair_shares AS f (model, tenant, usage, at)
-			SELECT model, tenant, sum(greatest(cost, 1) / weight), now() FROM claimed GROUP BY model, tenant
+			SELECT model, tenant, sum(greatest(cost, 1)), now() FROM claimed GROUP BY model, tenant
 			ON CONFLICT (model, tenant) DO UPDATE
 			SET usage = f.usage * exp(-extract(epoch FROM now() - f.at) / $7) + excluded.usage, at = now()
 		), expired AS (
@@ -525,16 +528,42 @@ func (s *Store) ShedInfeasible(ctx context.Context, model string, e ShedEstimate
 	tag, err := s.pool.Exec(ctx, `
 		WITH q AS (
 			SELECT id, deadline,
-			       sum(greatest(cost, 1)) OVER (ORDER BY coalesce(deadline, created_at + interval '10 minutes'), created_at, id) AS ahead
+			       sum(greatest(cost, 1)) OVER (ORDER BY coalesce(deadline, created_at + $6::interval), created_at, id) AS ahead
 			FROM jobs WHERE model = $1 AND priority = 'interactive' AND state = 'queued' AND run_after <= now()
 		)
 		UPDATE jobs j SET state = 'expired', error = $5, finished_at = now(), updated_at = now()
 		FROM q
 		WHERE j.id = q.id AND j.state = 'queued' AND q.deadline IS NOT NULL
 		  AND q.deadline < now() + make_interval(secs => greatest(q.ahead - $3, 0) / $2) + $4::interval`,
-		model, e.TokensPerSec, e.Level, e.Service, reason)
+		model, e.TokensPerSec, e.Level, e.Service, reason, AsyncHorizon)
 	if err != nil {
 		return 0, fmt.Errorf("shed %s jobs that cannot meet their deadlines: %w", model, err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// Waiting is one queued job as the admission estimate sees it.
+type Waiting struct {
+	Model string
+	// Due is when the claim ranks it due: its deadline, or for a job
+	// without one, AsyncHorizon after it was created.
+	Due  time.Time
+	Cost float64
+}
+
+// QueuedInClaimOrder lists up to limit queued jobs of a priority, per model
+// earliest due first (the claim's order, but for tenant shares).
+func (s *Store) QueuedInClaimOrder(ctx context.Context, p Priority, limit int) ([]Waiting, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT model, coalesce(deadline, created_at + $2::interval) AS due, greatest(cost, 1)
+		FROM jobs WHERE state = 'queued' AND priority = $1
+		ORDER BY model, due, created_at, id LIMIT $3`, p, AsyncHorizon, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list queued %s jobs: %w", p, err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Waiting, error) {
+		var q Waiting
+		err := row.Scan(&q.Model, &q.Due, &q.Cost)
+		return q, err
+	})
 }

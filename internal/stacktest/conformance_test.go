@@ -471,7 +471,7 @@ func TestStreamDisconnectCancelsTheJob(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("job is %s, want cancelled after the caller left", state)
+			t.Fatalf("job is %s (error %s), want cancelled after the caller left", state, errJSON)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

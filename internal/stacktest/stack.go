@@ -74,6 +74,8 @@ type Options struct {
 	Workers int
 	// Tune adjusts every worker pool.
 	Tune func(*worker.Pool)
+	// Env adjusts the environment's settings before anything starts.
+	Env func(*config.Env)
 	// MaxReceiveCount of the queues; default queue.DefaultMaxReceiveCount.
 	MaxReceiveCount int
 	// BlockPrivateCallbacks refuses callbacks to loopback and private
@@ -163,6 +165,15 @@ func Start(t testing.TB, o Options) *Stack {
 		WebhookSecret:       WebhookSecret,
 		WebhookAllowPrivate: !o.BlockPrivateCallbacks,
 		WebhookTimeout:      5 * time.Second,
+
+		Lease:        30 * time.Second,
+		RetryHorizon: 10 * time.Minute,
+		DrainTimeout: 10 * time.Second,
+		FairWindow:   time.Minute,
+		Admission:    true,
+	}
+	if o.Env != nil {
+		o.Env(&cfg.Env)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
