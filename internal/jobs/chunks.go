@@ -79,6 +79,7 @@ func (s *Store) AppendChunk(ctx context.Context, id string, attempt, seq int, da
 	}
 	return nil
 }
+
 // Chunks returns a job's chunks from seq from on, in order.
 func (s *Store) Chunks(ctx context.Context, id string, from int) ([]Chunk, error) {
 	rows, err := s.pool.Query(ctx, `SELECT seq, data FROM job_chunks WHERE job_id = $1 AND seq >= $2 ORDER BY seq`, id, from)

@@ -161,7 +161,9 @@ func (p *Pool) Run(ctx context.Context) error {
 	batchReserve := func(typical float64) float64 { return min(2*typical, p.Budget.Capacity()/2) }
 	loops.Go(func() { p.observeBudget(ctx) })
 	loops.Go(func() { p.feed(ctx, work, &calls, queue.Batch, max(p.Concurrency/2, 1), batchReserve) })
-	loops.Go(func() { p.feed(ctx, work, &calls, queue.Interactive, p.Concurrency, func(float64) float64 { return 0 }) })
+	loops.Go(func() {
+		p.feed(ctx, work, &calls, queue.Interactive, p.Concurrency, func(float64) float64 { return 0 })
+	})
 	loops.Wait()
 
 	drained := make(chan struct{})
