@@ -6,6 +6,14 @@
 // throttles at the simulator, client-visible errors, and queue wait p50/p99.
 //
 //	go run ./bench/overload -accounts 3 -tpm 3000 -window 2s -overload 3 -d 60s
+//	go run ./bench/overload -client-timeout 30s    # callers who give up after 30 s
+//
+// With -client-timeout each caller sends its timeout as the OpenAI SDKs do
+// (X-Stainless-Timeout) and gives up when it runs out. The run ends with
+// key=value lines: ok, early_429 (refused at once with Retry-After),
+// client_timeouts, bedrock_calls, wasted_calls (calls that finished after
+// their caller had left), stopped_calls (calls stopped when their caller
+// left), utilization_pct and throttles.
 //
 // moto, the local SQS server, scans a whole queue on every send and receive,
 // so it slows as the backlog grows; with small requests a long overload makes
@@ -18,6 +26,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -46,14 +55,16 @@ func main() {
 	dur := flag.Duration("d", 60*time.Second, "how long to offer load")
 	out := flag.Int("tokens", 1000, "output tokens per request (= max_tokens)")
 	logs := flag.Bool("v", false, "show the stack's logs")
+	patience := flag.Duration("client-timeout", 0, "how long each caller waits (0: as long as it takes)")
+	admission := flag.Bool("admission", true, "answer early (429) when the queue cannot meet a caller's timeout")
 	flag.Parse()
-	if err := run(*accounts, *tpm, *window, *over, *dur, *out, *logs); err != nil {
+	if err := run(*accounts, *tpm, *window, *over, *dur, *out, *logs, *patience, *admission); err != nil {
 		fmt.Fprintln(os.Stderr, "overload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(accounts, tpm int, window time.Duration, over float64, dur time.Duration, outTokens int, logs bool) error {
+func run(accounts, tpm int, window time.Duration, over float64, dur time.Duration, outTokens int, logs bool, patience time.Duration, admission bool) error {
 	dir, err := os.MkdirTemp("", "sluice-overload-")
 	if err != nil {
 		return err
@@ -82,7 +93,8 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	ctx := context.Background()
 	stack, err := devstack.Start(ctx, devstack.Options{
 		APIAddr: "127.0.0.1:18081", SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
-		Env: []string{"SLUICE_QUOTA_WINDOW=" + window.String(), "SLUICE_LOG_LEVEL=warn", "SLUICE_SYNC_TIMEOUT=30m"},
+		Env: []string{"SLUICE_QUOTA_WINDOW=" + window.String(), "SLUICE_LOG_LEVEL=warn", "SLUICE_SYNC_TIMEOUT=30m",
+			fmt.Sprintf("SLUICE_ADMISSION=%v", admission)},
 	})
 	if err != nil {
 		return err
@@ -97,7 +109,10 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 		accounts, tpm, window, rate, over, capacity, dur)
 
 	client := &http.Client{Timeout: 30 * time.Minute}
-	var ok, failed atomic.Int64
+	if patience > 0 {
+		client.Timeout = patience
+	}
+	var ok, failed, early429, timeouts atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
@@ -113,14 +128,26 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 			body, _ := json.Marshal(map[string]any{"model": "nova", "max_tokens": outTokens, "messages": []map[string]string{{"role": "user", "content": text}}})
 			req, _ := http.NewRequest(http.MethodPost, stack.APIURL+"/v1/chat/completions", bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+stack.MasterKey)
+			if patience > 0 {
+				// As the official OpenAI SDKs send it on every request.
+				req.Header.Set("X-Stainless-Timeout", fmt.Sprint(int(patience.Seconds())))
+			}
 			resp, err := client.Do(req)
 			if err != nil {
+				if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
+					timeouts.Add(1)
+					return
+				}
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, err.Error())
 				return
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "" {
+				early429.Add(1)
+				return
+			}
 			if resp.StatusCode != http.StatusOK {
 				failed.Add(1)
 				firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %s", resp.StatusCode, b))
@@ -137,22 +164,52 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	if err != nil {
 		return err
 	}
-	fmt.Printf("  client results   %d ok, %d errors\n", ok.Load(), failed.Load())
+	fmt.Printf("  client results   %d ok, %d early 429s, %d client timeouts, %d other errors\n", ok.Load(), early429.Load(), timeouts.Load(), failed.Load())
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error      %s\n", e)
 	}
+	var calls, throttles int64
+	var utilization float64
 	for i, id := range ids {
 		m := stats.Model(id, modelID)
 		u, windows := m.SaturatedUtilization()
 		fmt.Printf("  acct%d           %5d calls, utilization %6.2f%% over %d saturated windows, %d throttles at Bedrock\n",
 			i, m.Totals.Admitted, 100*u, windows, m.Totals.Throttled)
+		calls += m.Totals.Admitted
+		throttles += m.Totals.Throttled
+		utilization += u / float64(len(ids))
 	}
 	waits, err := queueWaits(ctx, stack.DBURL)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("  queue wait       p50 %s  p99 %s  max %s\n", pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1))
+	wasted, stopped, err := wastedCalls(ctx, stack.DBURL, patience)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ok=%d\nearly_429=%d\nclient_timeouts=%d\nother_errors=%d\nbedrock_calls=%d\nwasted_calls=%d\nstopped_calls=%d\nutilization_pct=%.2f\nthrottles=%d\n",
+		ok.Load(), early429.Load(), timeouts.Load(), failed.Load(), calls, wasted, stopped, 100*utilization, throttles)
 	return nil
+}
+
+// wastedCalls counts the calls that finished after their caller had left
+// (its timeout passed before the job ended), and the calls stopped part-way
+// because their caller left. Without a client timeout nobody leaves.
+func wastedCalls(ctx context.Context, dbURL string, patience time.Duration) (wasted, stopped int, err error) {
+	if patience <= 0 {
+		return 0, 0, nil
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close(ctx)
+	err = conn.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE state = 'succeeded' AND finished_at > created_at + $1::interval),
+		       count(*) FILTER (WHERE state = 'cancelled' AND started_at IS NOT NULL)
+		FROM jobs`, patience).Scan(&wasted, &stopped)
+	return wasted, stopped, err
 }
 
 func simStats(url string) (bedrocksim.Stats, error) {
