@@ -69,7 +69,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	// idempotency key, or from its callback) does not cancel it by hanging up.
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body,
-		Deadline: p.deadline, Cost: estimateCost(body, int(aws.ToInt32(in.InferenceConfig.MaxTokens))), Weight: 1}
+		Deadline: p.deadline, Cost: estimateCost(body, int(aws.ToInt32(in.InferenceConfig.MaxTokens))), Weight: weight(c)}
 	if !sub.async {
 		if err := s.admit(c, job, p); err != nil {
 			return err

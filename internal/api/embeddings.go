@@ -39,7 +39,7 @@ func (s *Server) embeddings(c echo.Context) error {
 		return oerr
 	}
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: jobs.Sync, Request: body,
-		Deadline: p.deadline, Cost: estimateCost(body, 0), Weight: 1}
+		Deadline: p.deadline, Cost: estimateCost(body, 0), Weight: weight(c)}
 	if err := s.admit(c, job, p); err != nil {
 		return err
 	}

@@ -28,6 +28,14 @@ func (s *Server) authenticateManaged(c echo.Context, secret string) error {
 	return nil
 }
 
+// weight is the caller's fair share: its key's weight, 1 for the master key.
+func weight(c echo.Context) float64 {
+	if k := callerKey(c); k != nil && k.Weight > 0 {
+		return k.Weight
+	}
+	return 1
+}
+
 // callerKey is the managed key of the request; nil for the master key.
 func callerKey(c echo.Context) *apikey.Key {
 	k, _ := c.Get("apikey").(*apikey.Key)

@@ -34,7 +34,11 @@ type Key struct {
 	WebhookURL string
 	// WebhookSecret (whsec_…) signs the callbacks of the key's jobs.
 	WebhookSecret string
-	CreatedAt     time.Time
+	// Weight is the key's jobs' share when work of several tenants waits
+	// for one model: a key of weight 2 is served twice as much as one of
+	// weight 1.
+	Weight    float64
+	CreatedAt time.Time
 	LastUsedAt    *time.Time
 	RevokedAt     *time.Time
 }
@@ -55,6 +59,8 @@ type NewKey struct {
 	// Tenant shares another key's jobs; empty gives the key a tenant of its own.
 	Tenant     string
 	WebhookURL string
+	// Weight is the key's fair share (see Key.Weight); 0 means 1.
+	Weight float64
 }
 
 // Create makes a key and returns it with its secret, which is not kept.
@@ -70,6 +76,13 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (*Key, string, error) {
 		Hint:          secret[:len(Prefix)+4],
 		WebhookURL:    nk.WebhookURL,
 		WebhookSecret: NewWebhookSecret(),
+		Weight:        nk.Weight,
+	}
+	if k.Weight == 0 {
+		k.Weight = 1
+	}
+	if k.Weight < 0 || k.Weight > 1000 {
+		return nil, "", fmt.Errorf("a key's weight must be above 0 and at most 1000, not %g", k.Weight)
 	}
 	if k.Tenant == "" {
 		k.Tenant = "tenant_" + k.ID[len("key_"):]
@@ -79,9 +92,9 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (*Key, string, error) {
 		url = &k.WebhookURL
 	}
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (id, tenant, name, hash, prefix, webhook_url, webhook_secret)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`,
-		k.ID, k.Tenant, k.Name, hash(secret), k.Hint, url, k.WebhookSecret).Scan(&k.CreatedAt)
+		INSERT INTO api_keys (id, tenant, name, hash, prefix, webhook_url, webhook_secret, weight)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
+		k.ID, k.Tenant, k.Name, hash(secret), k.Hint, url, k.WebhookSecret, k.Weight).Scan(&k.CreatedAt)
 	if err != nil {
 		return nil, "", fmt.Errorf("create api key %q: %w", nk.Name, err)
 	}
@@ -101,11 +114,11 @@ func hash(secret string) []byte {
 	return h[:]
 }
 
-const columns = `id, tenant, name, prefix, coalesce(webhook_url, ''), webhook_secret, created_at, last_used_at, revoked_at`
+const columns = `id, tenant, name, prefix, coalesce(webhook_url, ''), webhook_secret, weight, created_at, last_used_at, revoked_at`
 
 func scan(row pgx.Row) (*Key, error) {
 	var k Key
-	err := row.Scan(&k.ID, &k.Tenant, &k.Name, &k.Hint, &k.WebhookURL, &k.WebhookSecret, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+	err := row.Scan(&k.ID, &k.Tenant, &k.Name, &k.Hint, &k.WebhookURL, &k.WebhookSecret, &k.Weight, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -34,6 +34,7 @@ func Command(ctx context.Context, s *Store, checkURL func(context.Context, strin
 		name := fs.String("name", "", "a name to recognise the key by")
 		tenant := fs.String("tenant", "", "the tenant whose jobs the key sees; default: a new one")
 		hook := fs.String("webhook-url", "", "default callback URL of the key's jobs")
+		weight := fs.Float64("weight", 1, "the key's share when several tenants' work waits for one model")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -48,7 +49,7 @@ func Command(ctx context.Context, s *Store, checkURL func(context.Context, strin
 				return fmt.Errorf("keys create: --webhook-url: %w", err)
 			}
 		}
-		k, secret, err := s.Create(ctx, NewKey{Name: *name, Tenant: *tenant, WebhookURL: *hook})
+		k, secret, err := s.Create(ctx, NewKey{Name: *name, Tenant: *tenant, WebhookURL: *hook, Weight: *weight})
 		if err != nil {
 			return err
 		}

@@ -32,9 +32,13 @@ const (
 
 // Settings of the queues sluice creates locally; on AWS Terraform sets the same.
 const (
-	VisibilityTimeout = 5 * time.Minute
-	// DefaultMaxReceiveCount is high because a message is received again after
-	// every throttle or transient error; the DLQ is for poison, not for busy accounts.
+	// VisibilityTimeout only matters for a token received and then lost (its
+	// worker died before claiming with it, or a long poll's caller had gone):
+	// a worker deletes a token as soon as it has claimed a job with it, so
+	// the timeout bounds how long lost tokens stay away.
+	VisibilityTimeout = 30 * time.Second
+	// DefaultMaxReceiveCount is high because a token comes back whenever the
+	// jobs it stands for are not yet due; a dead-lettered token is renewed.
 	DefaultMaxReceiveCount = 100
 	retention              = 14 * 24 * time.Hour
 )

@@ -216,7 +216,18 @@ func (p *Pool) feed(ctx, work context.Context, calls *sync.WaitGroup, prio queue
 			slots <- struct{}{}
 			n++
 		}
-		msgs, err := p.Queues.Receive(ctx, p.Alias, prio, n, p.Poll)
+		// The receive is not cut short when the pool stops: SQS may still hand
+		// messages to a long poll whose caller has gone, and they would stay
+		// invisible for the visibility timeout. It ends within Poll anyway;
+		// what it brings after the stop goes straight back.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Poll+10*time.Second)
+		msgs, err := p.Queues.Receive(rctx, p.Alias, prio, n, p.Poll)
+		cancel()
+		if ctx.Err() != nil && len(msgs) > 0 {
+			free(n)
+			p.delayAll(work, msgs, 0)
+			return
+		}
 		if err != nil || len(msgs) == 0 {
 			free(n)
 			if err != nil && ctx.Err() == nil {
@@ -242,6 +253,7 @@ func (p *Pool) feed(ctx, work context.Context, calls *sync.WaitGroup, prio queue
 		if claimed.Expired > 0 {
 			metricExpired.WithLabelValues(p.Alias).Add(float64(claimed.Expired))
 		}
+		p.Log.DebugContext(ctx, "claimed", "queue", prio, "tokens", len(msgs), "jobs", len(claimed.Jobs), "expired", claimed.Expired)
 		free(len(msgs) - len(claimed.Jobs))
 		for _, job := range claimed.Jobs {
 			calls.Go(func() {

@@ -20,9 +20,9 @@ variable "model_aliases" {
 }
 
 variable "visibility_timeout_seconds" {
-  description = "How long a received message stays invisible. Longer than the longest Bedrock call a worker makes; workers extend it for long streams."
+  description = "How long a received token stays invisible. Workers delete a token as soon as they have claimed a job with it, so this only bounds how long a lost token (its worker died mid-receive) stays away; job leases, not visibility, protect running calls."
   type        = number
-  default     = 300
+  default     = 30
 
   validation {
     condition     = var.visibility_timeout_seconds >= 30 && var.visibility_timeout_seconds <= 43200
