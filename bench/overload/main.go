@@ -113,6 +113,8 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 		client.Timeout = patience
 	}
 	var ok, failed, early429, timeouts atomic.Int64
+	var mu sync.Mutex
+	var waits429 []time.Duration
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
@@ -132,6 +134,7 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 				// As the official OpenAI SDKs send it on every request.
 				req.Header.Set("X-Stainless-Timeout", fmt.Sprint(int(patience.Seconds())))
 			}
+			sent := time.Now()
 			resp, err := client.Do(req)
 			if err != nil {
 				if errors.Is(err, context.DeadlineExceeded) || os.IsTimeout(err) {
@@ -146,6 +149,9 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") != "" {
 				early429.Add(1)
+				mu.Lock()
+				waits429 = append(waits429, time.Since(sent))
+				mu.Unlock()
 				return
 			}
 			if resp.StatusCode != http.StatusOK {
@@ -184,6 +190,8 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 		return err
 	}
 	fmt.Printf("  queue wait       p50 %s  p99 %s  max %s\n", pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1))
+	slices.Sort(waits429)
+	fmt.Printf("  429 answered     p50 %s  p99 %s after the request\n", pct(waits429, 0.5), pct(waits429, 0.99))
 	wasted, stopped, err := wastedCalls(ctx, stack.DBURL, patience)
 	if err != nil {
 		return err

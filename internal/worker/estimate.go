@@ -2,6 +2,7 @@ package worker
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -68,37 +69,40 @@ func (e *estimator) typicalCost() float64 {
 
 // serviceTime learns how long a job takes from claim to answer (budget wait
 // and call), so that a pool does not start a job that cannot finish before
-// its caller stops waiting. It is the recent mean plus twice the recent mean
-// deviation: a job is started only when it very likely fits.
+// its caller stops waiting. It plans for the slow end of recent jobs: the
+// 95th percentile of the last window of them, with a 20% margin. Starting a
+// job that then misses its deadline wastes its quota; not starting one that
+// would just have fitted only costs that job.
 type serviceTime struct {
-	mu      sync.Mutex
-	n       int
-	mean    float64 // seconds
-	meanDev float64
+	mu     sync.Mutex
+	recent []time.Duration // ring of the last serviceWindow
+	next   int
 }
+
+const serviceWindow = 100
 
 // observe records one job's service time.
 func (s *serviceTime) observe(d time.Duration) {
-	x := d.Seconds()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.n++
-	if s.n == 1 {
-		s.mean = x
+	if len(s.recent) < serviceWindow {
+		s.recent = append(s.recent, d)
 		return
 	}
-	const alpha = 0.1
-	s.meanDev = (1-alpha)*s.meanDev + alpha*math.Abs(x-s.mean)
-	s.mean = (1-alpha)*s.mean + alpha*x
+	s.recent[s.next] = d
+	s.next = (s.next + 1) % serviceWindow
 }
 
 // estimate is the service time to plan for; zero until a few jobs were seen,
 // so that nothing is expired on a guess.
 func (s *serviceTime) estimate() time.Duration {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.n < 3 {
+	sorted := slices.Clone(s.recent)
+	s.mu.Unlock()
+	if len(sorted) < 3 {
 		return 0
 	}
-	return time.Duration((s.mean + 2*s.meanDev) * float64(time.Second))
+	slices.Sort(sorted)
+	p95 := sorted[min(len(sorted)-1, len(sorted)*95/100)]
+	return p95 * 6 / 5
 }

@@ -42,8 +42,8 @@ func TestBackoffGrowsAndIsCapped(t *testing.T) {
 	}
 }
 
-// The service time plans for the slow end of recent calls, and nothing is
-// planned before a few were seen.
+// The service time plans for the slow end of recent calls, with a margin,
+// and nothing is planned before a few were seen.
 func TestServiceTime(t *testing.T) {
 	var s serviceTime
 	s.observe(time.Second)
@@ -51,12 +51,20 @@ func TestServiceTime(t *testing.T) {
 	if got := s.estimate(); got != 0 {
 		t.Fatalf("estimate after 2 calls = %s, want 0 (not yet known)", got)
 	}
-	for range 50 {
-		s.observe(time.Second)
-		s.observe(3 * time.Second)
+	for i := range 300 {
+		d := time.Second
+		if i%10 == 0 {
+			d = 3 * time.Second // one call in ten is slow
+		}
+		s.observe(d)
 	}
-	got := s.estimate()
-	if got < 3*time.Second || got > 6*time.Second {
-		t.Fatalf("estimate for calls of 1 s and 3 s = %s, want between 3 s and 6 s", got)
+	if got := s.estimate(); got != 3600*time.Millisecond {
+		t.Fatalf("estimate = %s, want 3.6s (the slow tenth, plus 20%%)", got)
+	}
+	for range serviceWindow {
+		s.observe(time.Second) // the slow calls age out
+	}
+	if got := s.estimate(); got != 1200*time.Millisecond {
+		t.Fatalf("estimate once calls are fast = %s, want 1.2s", got)
 	}
 }
