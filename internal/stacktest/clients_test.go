@@ -502,4 +502,3 @@ func TestPromptCachingUsage(t *testing.T) {
 		t.Fatalf("charged %d, want input %d + cache writes %d + 5 × output %d = %d (cache reads %d free)", st.ChargedTokens, st.InputTokens, st.CacheWrite, st.OutputTokens, want, st.CacheRead)
 	}
 }
-
