@@ -90,7 +90,9 @@ model_list:
 	if cfg.Models["oss"].ServiceTier != TierFlex || cfg.Models["sonnet"].PromptCaching != PromptCachingAuto {
 		t.Fatalf("models %+v", cfg.Models)
 	}
-	if !slices.ContainsFunc(warnings, func(w string) bool { return strings.Contains(w, "cache_control_injection_points: sluice uses prompt_caching: auto") }) {
+	if !slices.ContainsFunc(warnings, func(w string) bool {
+		return strings.Contains(w, "cache_control_injection_points: sluice uses prompt_caching: auto")
+	}) {
 		t.Fatalf("warnings %q", warnings)
 	}
 }
