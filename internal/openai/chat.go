@@ -325,6 +325,11 @@ func DecodeChatCompletionRequest(r io.Reader) (*ChatCompletionRequest, *Error) {
 		Messages []json.RawMessage `json:"messages"`
 	}{plain: (*plain)(&req)}
 	if err := dec.Decode(&shell); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			// The path runs through the embedded struct's Go name.
+			typeErr.Field = strings.TrimPrefix(typeErr.Field, "plain.")
+		}
 		return nil, decodeError(err)
 	}
 	if dec.More() {

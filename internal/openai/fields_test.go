@@ -99,3 +99,20 @@ func TestCovers(t *testing.T) {
 		}
 	}
 }
+
+// Type errors name the field's JSON path, at the top level and inside a
+// message.
+func TestTypeErrorParams(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":"10"}`:                              "max_tokens",
+		`{"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":"yes"}}`:       "stream_options.include_usage",
+		`{"model":"m","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"a","refusal":7}]}`: "messages[1].refusal",
+		`{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}`:                          "messages[0].content[0].text",
+		`{"model":"m","messages":[{"role":"user","content":7}]}`:                                                   "messages[0].content",
+	} {
+		_, oerr := openai.DecodeChatCompletionRequest(strings.NewReader(body))
+		if oerr == nil || oerr.Param == nil || *oerr.Param != want {
+			t.Errorf("%s: %v, want param %s", body, oerr, want)
+		}
+	}
+}
