@@ -37,7 +37,7 @@ func cachePoint() types.ContentBlock {
 // breakpoint tells whether a message's content asks for a cache point.
 func breakpoint(c openai.Content) bool {
 	for _, p := range c.Parts {
-		if p.CacheBreakpoint != nil {
+		if p.Breakpoint() {
 			return true
 		}
 	}

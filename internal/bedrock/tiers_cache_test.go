@@ -130,6 +130,7 @@ func TestPromptCachePoints(t *testing.T) {
 		{"the caller's points count toward four", request("", append(conversation[:5:5], breakpoint("q3"))...), auto, "system 1 3 4"},
 		{"at most four, the latest kept", request("", breakpoint("1"), `{"role":"assistant","content":"a"}`, breakpoint("2"), `{"role":"assistant","content":"a"}`, breakpoint("3"), `{"role":"assistant","content":"a"}`, breakpoint("4"), `{"role":"assistant","content":"a"}`, breakpoint("5")), auto, "2 4 6 8"},
 		{"a model without a cache drops the caller's points", request("", breakpoint("q")), haiku3, ""},
+		{"Anthropic's cache_control is a breakpoint too", request("", user(`[{"type":"text","text":"q","cache_control":{"type":"ephemeral"}}]`)), sonnet, "0"},
 	} {
 		in, oerr := translate(t, tc.body, tc.model)
 		if oerr != nil {

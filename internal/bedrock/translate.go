@@ -294,7 +294,7 @@ func userContent(param string, c openai.Content) ([]types.ContentBlock, *openai.
 			}
 			blocks = append(blocks, img)
 		}
-		if p.CacheBreakpoint != nil {
+		if p.Breakpoint() {
 			blocks = append(blocks, cachePoint())
 		}
 	}

@@ -64,9 +64,11 @@ type PromptCacheOptions struct {
 	TTL  string `json:"ttl,omitempty"`
 }
 
-// CacheBreakpoint is a content part's prompt_cache_breakpoint.
+// CacheBreakpoint is a content part's prompt_cache_breakpoint (mode, ttl),
+// or Anthropic's cache_control (type, ttl).
 type CacheBreakpoint struct {
 	Mode string `json:"mode,omitempty"`
+	Type string `json:"type,omitempty"`
 	TTL  string `json:"ttl,omitempty"`
 }
 
@@ -114,7 +116,15 @@ type ContentPart struct {
 	InputAudio      json.RawMessage  `json:"input_audio,omitempty"`
 	File            json.RawMessage  `json:"file,omitempty"`
 	CacheBreakpoint *CacheBreakpoint `json:"prompt_cache_breakpoint,omitempty"`
+	// CacheControl is Anthropic's spelling of a breakpoint, which clients
+	// of OpenAI-compatible gateways (LiteLLM, OpenRouter) send; sluice
+	// treats it as prompt_cache_breakpoint.
+	CacheControl *CacheBreakpoint `json:"cache_control,omitempty"`
 }
+
+// Breakpoint tells whether the part asks for a prompt cache breakpoint
+// after it.
+func (p ContentPart) Breakpoint() bool { return p.CacheBreakpoint != nil || p.CacheControl != nil }
 
 // ImageURL is an image reference; sluice accepts only data: URLs.
 type ImageURL struct {

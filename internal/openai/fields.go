@@ -52,7 +52,7 @@ var ChatFields = []Field{
 	{"messages[tool].tool_call_id", Mapped, "the `toolUseId` of the result"},
 	{"messages[function]", Refused, "the deprecated function role; send tool results as role `tool`"},
 	{"messages[*].name", Ignored, "Bedrock has no participant names; the text is sent unchanged"},
-	{"messages[*].content[*].prompt_cache_breakpoint", Mapped, "a Bedrock `cachePoint` after the part, for aliases with prompt caching (see `prompt_caching`); ignored elsewhere"},
+	{"messages[*].content[*].prompt_cache_breakpoint", Mapped, "a Bedrock `cachePoint` after the part where the model has prompt caching (whatever the alias's `prompt_caching`); ignored elsewhere"},
 	{"frequency_penalty", Refused, "0 is accepted; Converse has no penalties"},
 	{"presence_penalty", Refused, "0 is accepted; Converse has no penalties"},
 	{"logit_bias", Refused, "an empty map is accepted; Bedrock has no logit bias"},
