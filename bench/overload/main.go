@@ -20,6 +20,14 @@
 // moto, not the budget, the bottleneck. The default of 1,000 output tokens per
 // request keeps the message rate (and the backlog) low enough that what is
 // measured is the scheduler.
+//
+// -prefix N gives every request the same system prompt of N tokens; with
+// -cache the alias has prompt_caching: auto, so that prefix is read from
+// Bedrock's prompt cache, which the quota does not charge: the same budget
+// then serves more requests. Compare
+//
+//	go run ./bench/overload -tpm 8000 -prefix 2000 -d 30s
+//	go run ./bench/overload -tpm 8000 -prefix 2000 -d 30s -cache
 package main
 
 import (
@@ -57,22 +65,28 @@ func main() {
 	logs := flag.Bool("v", false, "show the stack's logs")
 	patience := flag.Duration("client-timeout", 0, "how long each caller waits (0: as long as it takes)")
 	admission := flag.Bool("admission", true, "answer early (429) when the queue cannot meet a caller's timeout")
+	prefix := flag.Int("prefix", 0, "tokens of a system prompt every request shares")
+	cache := flag.Bool("cache", false, "prompt_caching: auto on the alias (the shared prefix is read from the cache)")
 	flag.Parse()
-	if err := run(*accounts, *tpm, *window, *over, *dur, *out, *logs, *patience, *admission); err != nil {
+	if err := run(*accounts, *tpm, *window, *over, *dur, *out, *logs, *patience, *admission, *prefix, *cache); err != nil {
 		fmt.Fprintln(os.Stderr, "overload:", err)
 		os.Exit(1)
 	}
 }
 
-func run(accounts, tpm int, window time.Duration, over float64, dur time.Duration, outTokens int, logs bool, patience time.Duration, admission bool) error {
+func run(accounts, tpm int, window time.Duration, over float64, dur time.Duration, outTokens int, logs bool, patience time.Duration, admission bool, prefix int, cache bool) error {
 	dir, err := os.MkdirTemp("", "sluice-overload-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	var cfg, sim strings.Builder
-	fmt.Fprintf(&cfg, "models:\n  nova: {bedrock_model_id: %q, default_max_tokens: %d, max_output_tokens: 5000, burndown: 1}\naccounts:\n", modelID, outTokens)
-	fmt.Fprintf(&sim, "window: %s\nttft: 50ms\nper_token: 1ms\nmodels:\n  %q: {max_output_tokens: 5000, burndown: 1}\naccounts:\n", window, modelID)
+	caching := "off"
+	if cache {
+		caching = "auto"
+	}
+	fmt.Fprintf(&cfg, "models:\n  nova: {bedrock_model_id: %q, default_max_tokens: %d, max_output_tokens: 5000, burndown: 1, prompt_caching: %s}\naccounts:\n", modelID, outTokens, caching)
+	fmt.Fprintf(&sim, "window: %s\nttft: 50ms\nper_token: 1ms\nmodels:\n  %q: {max_output_tokens: 5000, burndown: 1, prompt_cache_min_tokens: 1000}\naccounts:\n", window, modelID)
 	ids := make([]string, accounts)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%012d", 100000000000+i)
@@ -101,12 +115,17 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	}
 	defer stack.Stop()
 
-	// A request costs about its input (~60 tokens) + its output.
-	perRequest := float64(60 + outTokens)
+	// A request costs about its input (~60 tokens and the shared prefix) +
+	// its output, uncached: with -cache the offered load is the same.
+	perRequest := float64(60 + prefix + outTokens)
 	capacity := float64(accounts*tpm) / perRequest / window.Seconds()
 	rate := capacity * over
-	fmt.Printf("sluice overload benchmark: %d accounts × %d tokens per %s window, %.1f requests/s offered (%.1f× the ~%.1f/s the budgets allow) for %s\n",
+	fmt.Printf("sluice overload benchmark: %d accounts × %d tokens per %s window, %.1f requests/s offered (%.1f× the ~%.1f/s the budgets allow uncached) for %s\n",
 		accounts, tpm, window, rate, over, capacity, dur)
+	if prefix > 0 {
+		fmt.Printf("  every request shares a %d-token system prompt; prompt caching %s\n", prefix, caching)
+	}
+	system := strings.Repeat("abcd", prefix) // the simulator counts 4 bytes a token
 
 	client := &http.Client{Timeout: 30 * time.Minute}
 	if patience > 0 {
@@ -127,7 +146,11 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 		go func() {
 			defer wg.Done()
 			text := fmt.Sprintf("request %d: %s\n%s", i, strings.Repeat("lorem ipsum ", 15), bedrocksim.Directive("output_tokens", fmt.Sprint(outTokens)))
-			body, _ := json.Marshal(map[string]any{"model": "nova", "max_tokens": outTokens, "messages": []map[string]string{{"role": "user", "content": text}}})
+			messages := []map[string]string{{"role": "user", "content": text}}
+			if system != "" {
+				messages = append([]map[string]string{{"role": "system", "content": system}}, messages...)
+			}
+			body, _ := json.Marshal(map[string]any{"model": "nova", "max_tokens": outTokens, "messages": messages})
 			req, _ := http.NewRequest(http.MethodPost, stack.APIURL+"/v1/chat/completions", bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+stack.MasterKey)
 			if patience > 0 {
@@ -184,6 +207,10 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 		calls += m.Totals.Admitted
 		throttles += m.Totals.Throttled
 		utilization += u / float64(len(ids))
+		if t := m.Totals; t.Admitted > 0 && prefix > 0 {
+			fmt.Printf("                   %.0f tokens charged per call (cache: %d read, %d written); %.2f calls per saturated window\n",
+				float64(t.ChargedTokens)/float64(t.Admitted), t.CacheRead, t.CacheWrite, callsPerWindow(m))
+		}
 	}
 	waits, err := queueWaits(ctx, stack.DBURL)
 	if err != nil {
@@ -218,6 +245,21 @@ func wastedCalls(ctx context.Context, dbURL string, patience time.Duration) (was
 		       count(*) FILTER (WHERE state = 'cancelled' AND started_at IS NOT NULL)
 		FROM jobs`, patience).Scan(&wasted, &stopped)
 	return wasted, stopped, err
+}
+
+// callsPerWindow is how many calls the lane admitted per window while work
+// was waiting (the windows SaturatedUtilization judges).
+func callsPerWindow(m bedrocksim.ModelStats) float64 {
+	w := m.Windows
+	if len(w) < 4 {
+		return 0
+	}
+	steady := w[2 : len(w)-1]
+	var calls int64
+	for _, win := range steady {
+		calls += win.Admitted
+	}
+	return float64(calls) / float64(steady[len(steady)-1].Index-steady[0].Index+1)
 }
 
 func simStats(url string) (bedrocksim.Stats, error) {

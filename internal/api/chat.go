@@ -79,7 +79,10 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return submitError(job, sub, err)
 	}
+	// From here on every answer is about a job, also a timeout (headers.go).
+	c.Response().Header().Set(HeaderJobID, job.ID)
 	if first != nil {
+		c.Response().Header().Set(HeaderJobID, first.ID)
 		// A retried submit: answer with the job the first one made.
 		if sub.async {
 			return accepted(c, first, true)

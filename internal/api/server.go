@@ -68,6 +68,7 @@ func (s *Server) Handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.Recover())
+	e.Use(s.responseHeaders) // headers.go
 	e.Use(s.logRequests)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -175,7 +176,8 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req := c.Request()
-		s.Log.DebugContext(req.Context(), "http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status, "dur", time.Since(start))
+		s.Log.DebugContext(req.Context(), "http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status, "dur", time.Since(start),
+			"request_id", c.Get("request_id"), "client_request_id", c.Response().Header().Get(HeaderClientRequestID))
 		return nil
 	}
 }

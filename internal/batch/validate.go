@@ -94,6 +94,12 @@ func parseLine(cfg *config.Config, raw []byte) (line, *openai.BatchError) {
 	if req.Stream {
 		return l, bodyError(openai.InvalidRequest("stream", "Streaming is not available in a batch; remove 'stream' or set it to false."))
 	}
+	if (req.ServiceTier == "" || req.ServiceTier == "auto") && model.BatchServiceTier != "" {
+		// The alias runs batches at its batch tier (flex: Bedrock's
+		// discount). Chosen now and stored with the request, so the worker
+		// runs it as it runs any request.
+		req.ServiceTier = model.BatchServiceTier
+	}
 	if _, oerr := bedrock.ConverseRequest(req, model); oerr != nil {
 		return l, bodyError(oerr)
 	}

@@ -71,13 +71,24 @@ func ChatCompletion(out *bedrockruntime.ConverseOutput, id, alias string, create
 		}
 	}
 	return &openai.ChatCompletion{
-		ID:      id,
-		Object:  "chat.completion",
-		Created: created,
-		Model:   alias,
-		Choices: []openai.Choice{{Index: 0, Message: msg, FinishReason: FinishReason(out.StopReason)}},
-		Usage:   Usage(out.Usage),
+		ID:          id,
+		Object:      "chat.completion",
+		Created:     created,
+		Model:       alias,
+		Choices:     []openai.Choice{{Index: 0, Message: msg, FinishReason: FinishReason(out.StopReason)}},
+		Usage:       Usage(out.Usage),
+		ServiceTier: Tier(out.ServiceTier),
 	}
+}
+
+// Tier is the OpenAI service_tier of the tier Bedrock reports having used:
+// Bedrock names the standard tier "default", as OpenAI does, and reports
+// none when the request asked for none.
+func Tier(t *types.ServiceTier) string {
+	if t == nil || t.Type == "" {
+		return "default"
+	}
+	return string(t.Type)
 }
 
 func compactJSON(s string) string {

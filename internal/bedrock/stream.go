@@ -54,6 +54,7 @@ type StreamConverter struct {
 	tools  int
 	stop   types.StopReason
 	usage  *types.TokenUsage
+	tier   *types.ServiceTier
 }
 
 type streamBlock struct {
@@ -143,13 +144,15 @@ func (c *StreamConverter) Event(ev types.ConverseStreamOutput) []openai.ChatComp
 		finish := FinishReason(e.Value.StopReason)
 		return []openai.ChatCompletionChunk{c.chunk(openai.Delta{}, &finish)}
 	case *types.ConverseStreamOutputMemberMetadata:
-		c.usage = e.Value.Usage
+		// The tier is known only now, at the end: it goes on the usage
+		// chunk and on the stored completion.
+		c.usage, c.tier = e.Value.Usage, e.Value.ServiceTier
 		if !c.IncludeUsage || e.Value.Usage == nil {
 			return nil
 		}
 		return []openai.ChatCompletionChunk{{
 			ID: c.ID, Object: "chat.completion.chunk", Created: c.Created, Model: c.Model,
-			Choices: []openai.ChunkChoice{}, Usage: Usage(e.Value.Usage),
+			Choices: []openai.ChunkChoice{}, Usage: Usage(e.Value.Usage), ServiceTier: Tier(c.tier),
 		}}
 	}
 	return nil
@@ -180,9 +183,10 @@ func (c *StreamConverter) Output() *bedrockruntime.ConverseOutput {
 		}})
 	}
 	return &bedrockruntime.ConverseOutput{
-		Output:     &types.ConverseOutputMemberMessage{Value: msg},
-		StopReason: c.stop,
-		Usage:      c.usage,
+		Output:      &types.ConverseOutputMemberMessage{Value: msg},
+		StopReason:  c.stop,
+		Usage:       c.usage,
+		ServiceTier: c.tier,
 	}
 }
 

@@ -64,6 +64,9 @@ func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*be
 				return nil, openai.InvalidRequest(param+".content", "A %s message must contain text.", m.Role)
 			}
 			in.System = append(in.System, &types.SystemContentBlockMemberText{Value: text})
+			if breakpoint(m.Content) {
+				in.System = append(in.System, &types.SystemContentBlockMemberCachePoint{Value: cachePointBlock()})
+			}
 		case "user":
 			blocks, e := userContent(param, m.Content)
 			if e != nil {
@@ -78,11 +81,14 @@ func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*be
 			in.Messages = appendMessage(in.Messages, types.ConversationRoleAssistant, blocks)
 		case "tool":
 			// Bedrock has no tool role: a result goes back in a user turn.
-			block := &types.ContentBlockMemberToolResult{Value: types.ToolResultBlock{
+			blocks := []types.ContentBlock{&types.ContentBlockMemberToolResult{Value: types.ToolResultBlock{
 				ToolUseId: aws.String(m.ToolCallID),
 				Content:   []types.ToolResultContentBlock{&types.ToolResultContentBlockMemberText{Value: m.Content.Text()}},
-			}}
-			in.Messages = appendMessage(in.Messages, types.ConversationRoleUser, []types.ContentBlock{block})
+			}}}
+			if breakpoint(m.Content) {
+				blocks = append(blocks, cachePoint())
+			}
+			in.Messages = appendMessage(in.Messages, types.ConversationRoleUser, blocks)
 		}
 	}
 	if len(in.Messages) == 0 {
@@ -122,7 +128,34 @@ func ConverseRequest(req *openai.ChatCompletionRequest, model config.Model) (*be
 	if in.RequestMetadata, e = requestMetadata(req); e != nil {
 		return nil, e
 	}
+	tier, e := ServiceTier(req, model)
+	if e != nil {
+		return nil, e
+	}
+	if tier != "" && tier != config.TierDefault {
+		in.ServiceTier = &types.ServiceTier{Type: types.ServiceTierType(tier)}
+	}
+	addCachePoints(in, req, model)
 	return in, nil
+}
+
+// ServiceTier is the Bedrock service tier a request runs at: the one it asks
+// for, or for "auto" and none the alias's service_tier. A tier the model
+// does not offer is refused here, where Bedrock would answer
+// ValidationException. Bedrock's on-demand quota is shared by all tiers
+// (service-tiers-inference), so budgets need no change for them.
+func ServiceTier(req *openai.ChatCompletionRequest, model config.Model) (string, *openai.Error) {
+	switch req.ServiceTier {
+	case "", "auto":
+		return model.ServiceTier, nil
+	case config.TierDefault, config.TierFlex, config.TierPriority:
+		if !model.OffersTier(req.ServiceTier) {
+			return "", openai.InvalidRequest("service_tier", "service_tier %q is not available for model %q: %s offers %s.",
+				req.ServiceTier, req.Model, model.BedrockModelID, strings.Join(append([]string{config.TierDefault}, model.ServiceTiers...), ", "))
+		}
+		return req.ServiceTier, nil
+	}
+	return "", openai.InvalidRequest("service_tier", "Invalid service_tier %q; Bedrock offers 'auto', 'default', 'flex' and 'priority'.", req.ServiceTier)
 }
 
 // usesTools reports whether a conversation carries tool calls or results.
@@ -173,10 +206,6 @@ func unsupported(req *openai.ChatCompletionRequest) *openai.Error {
 	case req.ParallelToolCalls != nil && !*req.ParallelToolCalls && len(req.Tools) > 0:
 		// Converse cannot forbid several tool calls in one turn.
 		return openai.InvalidRequest("parallel_tool_calls", "parallel_tool_calls=false is not supported: Bedrock's Converse API cannot stop a model from calling several tools at once.")
-	case req.ServiceTier != "" && req.ServiceTier != "auto" && req.ServiceTier != "default":
-		// Bedrock's priority and flex tiers are priced and limited apart from
-		// the on-demand quota that sluice's budgets mirror.
-		return openai.InvalidRequest("service_tier", "service_tier %q is not supported; sluice serves Bedrock's default tier ('auto' or 'default').", req.ServiceTier)
 	}
 	// seed is accepted and ignored: OpenAI promises only best-effort
 	// determinism for it, and Bedrock has no seed. store is accepted and
@@ -202,11 +231,12 @@ func reasoningEffort(effort string) (string, *openai.Error) {
 // metadataPattern is what Bedrock accepts in requestMetadata keys and values.
 var metadataPattern = regexp.MustCompile(`^[a-zA-Z0-9\s:_@$#=/+,\-.]*$`)
 
-// requestMetadata carries metadata and user to Converse's requestMetadata,
+// requestMetadata carries metadata, user and safety_identifier to Converse's
+// requestMetadata,
 // which tags the call in Bedrock's invocation logs. Entries Bedrock would
 // refuse are refused here, where the caller can still fix them.
 func requestMetadata(req *openai.ChatCompletionRequest) (map[string]string, *openai.Error) {
-	if len(req.Metadata) == 0 && req.User == "" {
+	if len(req.Metadata) == 0 && req.User == "" && req.SafetyIdentifier == "" {
 		return nil, nil
 	}
 	md := make(map[string]string, len(req.Metadata)+1)
@@ -223,14 +253,17 @@ func requestMetadata(req *openai.ChatCompletionRequest) (map[string]string, *ope
 		}
 		md[k] = v
 	}
-	if _, taken := md["user"]; req.User != "" && !taken {
-		if len(req.User) > 256 || !metadataPattern.MatchString(req.User) {
-			return nil, openai.InvalidRequest("user", "Bedrock accepts a user of at most 256 letters, digits, spaces and :_@$#=/+,-. characters.")
+	for _, id := range []struct{ key, value string }{{"user", req.User}, {"safety_identifier", req.SafetyIdentifier}} {
+		if _, taken := md[id.key]; id.value == "" || taken {
+			continue
 		}
-		md["user"] = req.User
+		if len(id.value) > 256 || !metadataPattern.MatchString(id.value) {
+			return nil, openai.InvalidRequest(id.key, "Bedrock accepts a %s of at most 256 letters, digits, spaces and :_@$#=/+,-. characters.", id.key)
+		}
+		md[id.key] = id.value
 	}
 	if len(md) > 16 {
-		return nil, openai.InvalidRequest("metadata", "Bedrock accepts at most 16 metadata entries (user counts as one); got %d.", len(md))
+		return nil, openai.InvalidRequest("metadata", "Bedrock accepts at most 16 metadata entries (user and safety_identifier count as one each); got %d.", len(md))
 	}
 	return md, nil
 }
@@ -250,15 +283,19 @@ func userContent(param string, c openai.Content) ([]types.ContentBlock, *openai.
 	for j, p := range c.Parts {
 		switch p.Type {
 		case "text":
-			if p.Text != "" {
-				blocks = append(blocks, &types.ContentBlockMemberText{Value: p.Text})
+			if p.Text == "" {
+				continue
 			}
+			blocks = append(blocks, &types.ContentBlockMemberText{Value: p.Text})
 		case "image_url":
 			img, e := dataURLImage(fmt.Sprintf("%s.content[%d].image_url.url", param, j), p.ImageURL.URL)
 			if e != nil {
 				return nil, e
 			}
 			blocks = append(blocks, img)
+		}
+		if p.Breakpoint() {
+			blocks = append(blocks, cachePoint())
 		}
 	}
 	if len(blocks) == 0 {
@@ -294,8 +331,16 @@ func dataURLImage(param, url string) (types.ContentBlock, *openai.Error) {
 
 func assistantContent(param string, m openai.Message) ([]types.ContentBlock, *openai.Error) {
 	var blocks []types.ContentBlock
-	if text := m.Content.Text(); text != "" {
+	text := m.Content.Text()
+	if text == "" && m.Refusal != nil {
+		// A refusal is what the assistant said in that turn.
+		text = *m.Refusal
+	}
+	if text != "" {
 		blocks = append(blocks, &types.ContentBlockMemberText{Value: text})
+		if breakpoint(m.Content) {
+			blocks = append(blocks, cachePoint())
+		}
 	}
 	for k, call := range m.ToolCalls {
 		var input any
@@ -367,6 +412,9 @@ func toolConfig(req *openai.ChatCompletionRequest) (*types.ToolConfiguration, *o
 			return nil, openai.InvalidRequest("tool_choice", "Invalid tool_choice %q; use 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.", v)
 		}
 	case map[string]any:
+		if typ, _ := v["type"].(string); typ != "" && typ != "function" {
+			return nil, openai.InvalidRequest("tool_choice.type", "tool_choice type %q is not supported: Bedrock can only force one named function ('function'), any tool ('required') or let the model choose ('auto').", typ)
+		}
 		fn, _ := v["function"].(map[string]any)
 		name, _ := fn["name"].(string)
 		if name == "" {

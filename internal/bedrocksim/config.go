@@ -52,6 +52,9 @@ type Config struct {
 	Models map[string]ModelConfig `yaml:"models"`
 	// Accounts that roles can be assumed in, with their quotas.
 	Accounts []AccountConfig `yaml:"accounts"`
+	// CacheTTL is how long a prompt cache entry lives after its last use.
+	// Default 5m, Bedrock's.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 	// Logger receives one line per call. nil: slog.Default().
 	Logger *slog.Logger `yaml:"-"`
 }
@@ -64,6 +67,15 @@ type ModelConfig struct {
 	// Burndown is how many quota tokens one output token costs (5 for
 	// Claude Sonnet 4 and later, 1 for most others). Default 1.
 	Burndown float64 `yaml:"burndown"`
+	// ServiceTiers are the serviceTier types the model serves besides
+	// default (priority, flex); others get ValidationException.
+	ServiceTiers []string `yaml:"service_tiers"`
+	// PromptCacheMinTokens is the minimum prefix of a cache checkpoint;
+	// 0: the model has no prompt caching, and cachePoint blocks get
+	// ValidationException.
+	PromptCacheMinTokens int `yaml:"prompt_cache_min_tokens"`
+	// PromptCacheTools tells whether cache points may follow the tools.
+	PromptCacheTools bool `yaml:"prompt_cache_tools"`
 }
 
 // AccountConfig is an AWS account whose roles can be assumed.
@@ -85,10 +97,14 @@ type QuotaConfig struct {
 // DefaultModels is what the simulator serves when no models are configured.
 func DefaultModels() map[string]ModelConfig {
 	return map[string]ModelConfig{
-		"us.anthropic.claude-sonnet-4-20250514-v1:0":   {MaxOutputTokens: 64000, Burndown: 5},
-		"us.anthropic.claude-3-7-sonnet-20250219-v1:0": {MaxOutputTokens: 64000, Burndown: 5},
+		// Prompt caching and service tiers as the Bedrock user guide lists
+		// them (prompt-caching, service-tiers-inference).
+		"us.anthropic.claude-sonnet-4-20250514-v1:0":   {MaxOutputTokens: 64000, Burndown: 5, PromptCacheMinTokens: 1024, PromptCacheTools: true},
+		"us.anthropic.claude-3-7-sonnet-20250219-v1:0": {MaxOutputTokens: 64000, Burndown: 5, PromptCacheMinTokens: 1024, PromptCacheTools: true},
 		"anthropic.claude-3-haiku-20240307-v1:0":       {MaxOutputTokens: 4096, Burndown: 1},
-		"amazon.nova-lite-v1:0":                        {MaxOutputTokens: 5000, Burndown: 1},
+		"amazon.nova-lite-v1:0":                        {MaxOutputTokens: 5000, Burndown: 1, PromptCacheMinTokens: 1000},
+		"amazon.nova-pro-v1:0":                         {MaxOutputTokens: 5000, Burndown: 1, PromptCacheMinTokens: 1000, ServiceTiers: []string{"priority", "flex"}},
+		"openai.gpt-oss-120b-1:0":                      {MaxOutputTokens: 8192, Burndown: 1, ServiceTiers: []string{"priority", "flex"}},
 		// Embedding models, served by InvokeModel only.
 		"amazon.titan-embed-text-v2:0": {Burndown: 1},
 		"cohere.embed-english-v3":      {Burndown: 1},
@@ -136,6 +152,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.DefaultOutputTokens <= 0 {
 		c.DefaultOutputTokens = 64
+	}
+	if c.CacheTTL <= 0 {
+		c.CacheTTL = 5 * time.Minute
 	}
 	if c.BaseAccessKeyID == "" {
 		c.BaseAccessKeyID = DefaultBaseAccessKeyID

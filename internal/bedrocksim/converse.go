@@ -9,10 +9,11 @@ import (
 // Response shapes of Converse (restJson1, member names as on the wire).
 
 type converseResponse struct {
-	Output     converseOutput `json:"output"`
-	StopReason string         `json:"stopReason"`
-	Usage      tokenUsage     `json:"usage"`
-	Metrics    latencyMetrics `json:"metrics"`
+	Output      converseOutput `json:"output"`
+	StopReason  string         `json:"stopReason"`
+	Usage       tokenUsage     `json:"usage"`
+	Metrics     latencyMetrics `json:"metrics"`
+	ServiceTier serviceTier    `json:"serviceTier"`
 }
 
 type converseOutput struct {
@@ -36,9 +37,11 @@ type toolUseOutput struct {
 }
 
 type tokenUsage struct {
-	InputTokens  int `json:"inputTokens"`
-	OutputTokens int `json:"outputTokens"`
-	TotalTokens  int `json:"totalTokens"`
+	InputTokens           int `json:"inputTokens"`
+	OutputTokens          int `json:"outputTokens"`
+	TotalTokens           int `json:"totalTokens"`
+	CacheReadInputTokens  int `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokens int `json:"cacheWriteInputTokens,omitempty"`
 }
 
 type latencyMetrics struct {
@@ -78,10 +81,11 @@ func (s *Server) handleConverse(w http.ResponseWriter, r *http.Request) {
 		block.Text = &text
 	}
 	resp := converseResponse{
-		Output:     converseOutput{Message: outputMessage{Role: "assistant", Content: []outputBlock{block}}},
-		StopReason: a.StopReason,
-		Usage:      tokenUsage{InputTokens: c.input, OutputTokens: a.OutputTokens, TotalTokens: c.input + a.OutputTokens},
-		Metrics:    latencyMetrics{LatencyMs: time.Since(c.started).Milliseconds()},
+		Output:      converseOutput{Message: outputMessage{Role: "assistant", Content: []outputBlock{block}}},
+		StopReason:  a.StopReason,
+		Usage:       c.usage(a.OutputTokens),
+		Metrics:     latencyMetrics{LatencyMs: time.Since(c.started).Milliseconds()},
+		ServiceTier: serviceTier{Type: c.tier},
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)

@@ -92,6 +92,31 @@
 //	                     stopReason tool_use), unless the last message
 //	                     carries a toolResult, which gets a text answer
 //
+// # Structured output, tool choice, service tiers, prompt caching
+//
+//   - outputConfig.textFormat json_schema: the answer is JSON that follows
+//     the schema (types, enum, const, required properties, $ref into $defs,
+//     anyOf/oneOf, array bounds, string formats and lengths, number bounds),
+//     in pieces of about 4 bytes, one token each; cut off at maxTokens.
+//     The schema {"type":"object"} (how json_object arrives) gives an object.
+//   - toolConfig.toolChoice any (the first tool) or tool (the named one)
+//     forces a tool call, even after a tool result; auto leaves it to the
+//     tool directive.
+//   - serviceTier: default always; priority and flex where the model lists
+//     them (service_tiers; gpt-oss and Nova Pro by default), else
+//     ValidationException. The tier is echoed in the response and the stream's
+//     metadata and counted per lane (ModelStats.ServiceTiers); all tiers
+//     share the lane's quota, as Bedrock's on-demand quota is shared.
+//   - cachePoint blocks (in tools, system, messages; at most 4; not on
+//     models without prompt_cache_min_tokens; not after tools unless
+//     prompt_cache_tools): a checkpoint whose prefix has at least the model's
+//     minimum tokens is cached per (account, model) for cache_ttl (5m) after
+//     its last use. A call reads the longest cached prefix
+//     (cacheReadInputTokens) and writes up to its last eligible checkpoint
+//     (cacheWriteInputTokens); inputTokens is the rest. The quota reserves
+//     the whole input and settles to input + cache writes + output ×
+//     burndown: cache reads are free.
+//
 // # Quotas
 //
 // Each (account, model) with a quota in the account's config has a TPM

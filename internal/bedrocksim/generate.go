@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -47,12 +46,21 @@ func (c completion) Text() string { return strings.Join(c.Deltas, "") }
 // seeded by the conversation's hash.
 func generate(req *converseRequest, model ModelConfig, d directives, defaultTokens int) (completion, *apiError) {
 	seed := req.contentHash()
-	if d.Tool != "" && !req.lastMessageHasToolResult() {
-		spec := req.ToolConfig.find(d.Tool)
+	// toolChoice any or tool forces a call, even right after a tool
+	// result, as the models do; the tool directive only asks for one.
+	if forced := req.ToolConfig.forcedTool(); forced != "" || d.Tool != "" && !req.lastMessageHasToolResult() {
+		name := d.Tool
+		if forced != "" {
+			name = forced
+		}
+		spec := req.ToolConfig.find(name)
 		if spec == nil {
-			return completion{}, newError("ValidationException", "bedrocksim: directive tool=%s names no tool in toolConfig", d.Tool)
+			return completion{}, newError("ValidationException", "bedrocksim: tool %s is not in toolConfig", name)
 		}
 		return generateToolCall(spec, seed), nil
+	}
+	if schema := req.schema(); schema != "" {
+		return generateStructured(schema, seed, req.maxTokens(model))
 	}
 
 	want := defaultTokens
@@ -142,22 +150,12 @@ func generateToolCall(spec *toolSpec, seed uint64) completion {
 
 	var schema map[string]any
 	_ = json.Unmarshal(spec.InputSchema.JSON, &schema)
-	input, ok := sampleSchema(schema, rng, 0).(map[string]any)
+	input, ok := newSampler(schema, rng).value(schema, 0).(map[string]any)
 	if !ok {
 		input = map[string]any{}
 	}
 	raw, _ := json.Marshal(input)
-
-	var chunks []string
-	for rest := string(raw); rest != ""; {
-		n := 0
-		for n < 4 && n < len(rest) {
-			_, size := utf8.DecodeRuneInString(rest[n:])
-			n += size
-		}
-		chunks = append(chunks, rest[:n])
-		rest = rest[n:]
-	}
+	chunks := tokenPieces(string(raw))
 	return completion{
 		Deltas:       chunks,
 		Tool:         &toolCall{ID: "tooluse_" + stableToken(fmt.Sprint(h.Sum64()), 22), Name: spec.Name, Input: raw},
@@ -166,40 +164,17 @@ func generateToolCall(spec *toolSpec, seed uint64) completion {
 	}
 }
 
-// sampleSchema produces a value of the shape a JSON schema describes.
-func sampleSchema(schema map[string]any, rng *rand.Rand, depth int) any {
-	if depth > 4 {
-		return nil
-	}
-	if enum, ok := schema["enum"].([]any); ok && len(enum) > 0 {
-		return enum[rng.IntN(len(enum))]
-	}
-	typ, _ := schema["type"].(string)
-	if types, ok := schema["type"].([]any); ok && len(types) > 0 {
-		typ, _ = types[0].(string)
-	}
-	props, hasProps := schema["properties"].(map[string]any)
-	switch {
-	case typ == "object" || (typ == "" && hasProps):
-		out := map[string]any{}
-		// Sorted, so the PRNG is consumed in the same order every time.
-		for _, name := range slices.Sorted(maps.Keys(props)) {
-			subSchema, _ := props[name].(map[string]any)
-			out[name] = sampleSchema(subSchema, rng, depth+1)
+// tokenPieces cuts JSON text into pieces of about 4 bytes, one token each.
+func tokenPieces(text string) []string {
+	var chunks []string
+	for rest := text; rest != ""; {
+		n := 0
+		for n < 4 && n < len(rest) {
+			_, size := utf8.DecodeRuneInString(rest[n:])
+			n += size
 		}
-		return out
-	case typ == "array":
-		items, _ := schema["items"].(map[string]any)
-		return []any{sampleSchema(items, rng, depth+1)}
-	case typ == "integer":
-		return rng.IntN(100)
-	case typ == "number":
-		return float64(rng.IntN(10000)) / 100
-	case typ == "boolean":
-		return rng.IntN(2) == 1
-	case typ == "null":
-		return nil
-	default:
-		return vocabulary[rng.IntN(len(vocabulary))]
+		chunks = append(chunks, rest[:n])
+		rest = rest[n:]
 	}
+	return chunks
 }

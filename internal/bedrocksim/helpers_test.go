@@ -115,6 +115,7 @@ type streamResult struct {
 	toolStart  *types.ToolUseBlockStart
 	stopReason types.StopReason
 	usage      *types.TokenUsage
+	tier       *types.ServiceTier
 	err        error
 }
 
@@ -150,7 +151,7 @@ func readStream(t *testing.T, out *bedrockruntime.ConverseStreamOutput) streamRe
 			r.stopReason = v.Value.StopReason
 		case *types.ConverseStreamOutputMemberMetadata:
 			r.events = append(r.events, "metadata")
-			r.usage = v.Value.Usage
+			r.usage, r.tier = v.Value.Usage, v.Value.ServiceTier
 		default:
 			t.Errorf("unexpected event %T", ev)
 		}

@@ -206,7 +206,7 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	}
 	// Input is charged whether or not the caller waits for the answer.
 	done := sleepUntil(r.Context(), started.Add(ttft))
-	charged := lease.settle(input, 0, time.Now())
+	charged := lease.settle(usage{input: input}, time.Now())
 	log.Info("invoke", "account", account, "texts", len(texts), "input_tokens", input, "charged", charged,
 		"client_gone", !done, "latency", time.Since(started).Round(time.Millisecond))
 	if !done {

@@ -41,6 +41,7 @@ type lane struct {
 	outstanding int64     // tokens reserved by calls not yet settled
 
 	totals        Totals
+	tiers         map[string]int64 // admitted calls by service tier
 	firstAdmitted time.Time
 	lastAdmitted  time.Time
 	windows       map[int64]*WindowStats
@@ -164,15 +165,24 @@ func (ld *ledger) admit(account, model string, reservation int64, now time.Time)
 	return &lease{ld: ld, ln: ln, reserved: reservation, window: idx, day: day}, nil
 }
 
-// settle replaces the reservation by the real charge, input + output ×
-// burndown: the difference is refunded to (or further debited from) the
-// bucket, which may go negative. The charge is attributed to the window the
-// call was admitted in. Settling twice is a no-op.
-func (l *lease) settle(inputTokens, outputTokens int, now time.Time) (charged int64) {
+// usage is what a call consumed, as Converse reports it: input excludes
+// the tokens read from and written to the prompt cache.
+type usage struct {
+	input, cacheRead, cacheWrite, output int
+}
+
+// settle replaces the reservation by the real charge, input + cache writes +
+// output × burndown: cache reads do not count toward the quota (AWS: "How
+// tokens are counted in Amazon Bedrock"; the reserved tier's TPM covers
+// InputTokenCount and CacheWriteInputTokens). The difference is refunded to
+// (or further debited from) the bucket, which may go negative. The charge is
+// attributed to the window the call was admitted in. Settling twice is a
+// no-op.
+func (l *lease) settle(u usage, now time.Time) (charged int64) {
 	ld, ln := l.ld, l.ln
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	charged = int64(inputTokens) + int64(math.Ceil(float64(outputTokens)*ln.burndown))
+	charged = int64(u.input) + int64(u.cacheWrite) + int64(math.Ceil(float64(u.output)*ln.burndown))
 	if l.settled {
 		return charged
 	}
@@ -186,14 +196,28 @@ func (l *lease) settle(inputTokens, outputTokens int, now time.Time) (charged in
 	}
 	ln.outstanding -= l.reserved
 	ln.totals.InFlight--
-	ln.totals.InputTokens += int64(inputTokens)
-	ln.totals.OutputTokens += int64(outputTokens)
+	ln.totals.InputTokens += int64(u.input)
+	ln.totals.OutputTokens += int64(u.output)
+	ln.totals.CacheRead += int64(u.cacheRead)
+	ln.totals.CacheWrite += int64(u.cacheWrite)
 	ln.totals.ChargedTokens += charged
 	w := ln.windowStats(ld, l.window)
-	w.InputTokens += int64(inputTokens)
-	w.OutputTokens += int64(outputTokens)
+	w.InputTokens += int64(u.input)
+	w.OutputTokens += int64(u.output)
+	w.CacheRead += int64(u.cacheRead)
+	w.CacheWrite += int64(u.cacheWrite)
 	w.ChargedTokens += charged
 	return charged
+}
+
+// recordTier counts an admitted call's service tier.
+func (l *lease) recordTier(tier string) {
+	l.ld.mu.Lock()
+	defer l.ld.mu.Unlock()
+	if l.ln.tiers == nil {
+		l.ln.tiers = map[string]int64{}
+	}
+	l.ln.tiers[tier]++
 }
 
 // recordRejected counts a call of a served model that failed validation.

@@ -14,6 +14,34 @@ type converseRequest struct {
 	System          []contentBlock   `json:"system"`
 	InferenceConfig *inferenceConfig `json:"inferenceConfig"`
 	ToolConfig      *toolConfig      `json:"toolConfig"`
+	OutputConfig    *outputConfig    `json:"outputConfig"`
+	ServiceTier     *serviceTier     `json:"serviceTier"`
+}
+
+type serviceTier struct {
+	Type string `json:"type"`
+}
+
+// outputConfig asks for structured output: a text answer that is JSON
+// following textFormat's schema (a JSON schema, itself sent as a string).
+type outputConfig struct {
+	TextFormat *struct {
+		Type      string `json:"type"`
+		Structure struct {
+			JSONSchema *struct {
+				Schema string `json:"schema"`
+				Name   string `json:"name"`
+			} `json:"jsonSchema"`
+		} `json:"structure"`
+	} `json:"textFormat"`
+}
+
+// schema is the JSON schema the answer must follow, "" for free text.
+func (req *converseRequest) schema() string {
+	if oc := req.OutputConfig; oc != nil && oc.TextFormat != nil && oc.TextFormat.Structure.JSONSchema != nil {
+		return oc.TextFormat.Structure.JSONSchema.Schema
+	}
+	return ""
 }
 
 type message struct {
@@ -27,6 +55,7 @@ type contentBlock struct {
 	Text       *string         `json:"text"`
 	ToolUse    json.RawMessage `json:"toolUse"`
 	ToolResult json.RawMessage `json:"toolResult"`
+	CachePoint json.RawMessage `json:"cachePoint"`
 	Raw        json.RawMessage `json:"-"`
 }
 
@@ -48,9 +77,36 @@ type inferenceConfig struct {
 
 type toolConfig struct {
 	Tools []struct {
-		ToolSpec *toolSpec `json:"toolSpec"`
+		ToolSpec   *toolSpec       `json:"toolSpec"`
+		CachePoint json.RawMessage `json:"cachePoint"`
 	} `json:"tools"`
-	ToolChoice json.RawMessage `json:"toolChoice"`
+	ToolChoice *struct {
+		Auto *struct{} `json:"auto"`
+		Any  *struct{} `json:"any"`
+		Tool *struct {
+			Name string `json:"name"`
+		} `json:"tool"`
+	} `json:"toolChoice"`
+}
+
+// forcedTool is the tool toolChoice makes the model call: the named one
+// ({"tool":{"name"}}), or for {"any":{}} the first tool; "" when the model
+// may answer with text.
+func (tc *toolConfig) forcedTool() string {
+	if tc == nil || tc.ToolChoice == nil {
+		return ""
+	}
+	switch {
+	case tc.ToolChoice.Tool != nil:
+		return tc.ToolChoice.Tool.Name
+	case tc.ToolChoice.Any != nil:
+		for _, t := range tc.Tools {
+			if t.ToolSpec != nil {
+				return t.ToolSpec.Name
+			}
+		}
+	}
+	return ""
 }
 
 type toolSpec struct {
@@ -138,11 +194,7 @@ func (req *converseRequest) inputTokens() int {
 	n := 0
 	count := func(blocks []contentBlock) {
 		for _, b := range blocks {
-			if b.Text != nil {
-				n += len(*b.Text)
-			} else {
-				n += len(b.Raw)
-			}
+			n += b.size()
 		}
 	}
 	count(req.System)
@@ -151,12 +203,29 @@ func (req *converseRequest) inputTokens() int {
 	}
 	if req.ToolConfig != nil {
 		for _, t := range req.ToolConfig.Tools {
-			if t.ToolSpec != nil {
-				n += len(t.ToolSpec.Name) + len(t.ToolSpec.Description) + len(t.ToolSpec.InputSchema.JSON)
-			}
+			n += t.ToolSpec.size()
 		}
 	}
 	return max(1, (n+3)/4)
+}
+
+// size is the bytes a block counts for: its text, or its JSON; a cache
+// point is a marker and counts nothing.
+func (b contentBlock) size() int {
+	switch {
+	case b.CachePoint != nil:
+		return 0
+	case b.Text != nil:
+		return len(*b.Text)
+	}
+	return len(b.Raw)
+}
+
+func (t *toolSpec) size() int {
+	if t == nil {
+		return 0
+	}
+	return len(t.Name) + len(t.Description) + len(t.InputSchema.JSON)
 }
 
 // contentHash identifies the conversation (system and messages): it seeds
@@ -164,14 +233,19 @@ func (req *converseRequest) inputTokens() int {
 // JSON (sorted keys), because clients may serialize documents such as tool
 // inputs with map keys in any order.
 func (req *converseRequest) contentHash() uint64 {
+	// Cache points are left out: caching does not change the answer.
 	h := fnv.New64a()
 	for _, b := range req.System {
-		h.Write(canonicalJSON(b.Raw))
+		if b.CachePoint == nil {
+			h.Write(canonicalJSON(b.Raw))
+		}
 	}
 	for _, m := range req.Messages {
 		fmt.Fprintf(h, "\x00%s\x00", m.Role)
 		for _, b := range m.Content {
-			h.Write(canonicalJSON(b.Raw))
+			if b.CachePoint == nil {
+				h.Write(canonicalJSON(b.Raw))
+			}
 		}
 	}
 	return h.Sum64()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,6 +28,7 @@ type Server struct {
 	creds  *credentialStore
 	ledger *ledger
 	fails  failCounter
+	cache  *promptCache
 }
 
 // New builds a Server from cfg, filling defaults (see Config).
@@ -41,6 +43,7 @@ func New(cfg Config) (*Server, error) {
 		mux:    http.NewServeMux(),
 		creds:  newCredentialStore(cfg),
 		ledger: newLedger(cfg, time.Now()),
+		cache:  newPromptCache(cfg.CacheTTL),
 	}
 	s.mux.HandleFunc("POST /model/{modelId}/converse", s.handleConverse)
 	s.mux.HandleFunc("POST /model/{modelId}/converse-stream", s.handleConverseStream)
@@ -63,11 +66,12 @@ func (s *Server) Config() Config { return s.cfg }
 // Stats returns the current statistics (what GET /_sim/stats serves).
 func (s *Server) Stats() Stats { return s.ledger.snapshot(time.Now()) }
 
-// Reset clears all counters and fail_times memory and refills every bucket
+// Reset clears all counters, fail_times memory and the prompt cache, and refills every bucket
 // (what POST /_sim/reset does). Issued credentials stay valid.
 func (s *Server) Reset() {
 	s.ledger.reset(time.Now())
 	s.fails.reset()
+	s.cache.reset()
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -90,9 +94,13 @@ type call struct {
 	req        converseRequest
 	directives directives
 	answer     completion
-	input      int
-	ttft       time.Duration
-	perToken   time.Duration
+	// input is the input tokens neither read from nor written to the
+	// prompt cache (Converse's inputTokens); cacheRead and cacheWrite the
+	// rest.
+	input, cacheRead, cacheWrite int
+	tier                         string // the service tier serving the call
+	ttft                         time.Duration
+	perToken                     time.Duration
 	// failAfter >= 0 makes the call fail with failCode after producing that
 	// many tokens (stream_fail_after).
 	failAfter int
@@ -144,6 +152,19 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request, streaming boo
 		s.ledger.recordRejected(c.account, c.modelID, c.started)
 		return fail(newError("ValidationException", "%v", err))
 	}
+	c.tier = "default"
+	if st := c.req.ServiceTier; st != nil && st.Type != "default" {
+		if !slices.Contains(model.ServiceTiers, st.Type) {
+			s.ledger.recordRejected(c.account, c.modelID, c.started)
+			return fail(newError("ValidationException", "The provided service tier (%s) is not supported for model %s.", st.Type, c.modelID))
+		}
+		c.tier = st.Type
+	}
+	checkpoints := c.req.checkpoints()
+	if e := checkCachePoints(checkpoints, model); e != nil {
+		s.ledger.recordRejected(c.account, c.modelID, c.started)
+		return fail(e)
+	}
 	d := c.directives
 	if d.Tool != "" && c.req.ToolConfig == nil {
 		s.ledger.recordRejected(c.account, c.modelID, c.started)
@@ -172,11 +193,16 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request, streaming boo
 		c.perToken = *d.PerToken
 	}
 
+	// The reservation counts the whole input; cache reads are refunded at
+	// settlement.
 	reservation := int64(c.input + c.req.maxTokens(model))
 	c.lease, e = s.ledger.admit(c.account, c.modelID, reservation, c.started)
 	if e != nil {
 		return fail(e)
 	}
+	c.lease.recordTier(c.tier)
+	c.cacheRead, c.cacheWrite = s.cache.use(c.account, c.modelID, checkpoints, model.PromptCacheMinTokens, c.started)
+	c.input -= c.cacheRead + c.cacheWrite
 	// A part-way failure (stream_fail_after) needs an admitted call; a
 	// throttled one must not use up fail_times.
 	if d.StreamFailAfter != nil && s.fails.shouldFail(c.req.contentHash(), d.FailTimes) {
@@ -195,12 +221,13 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request, streaming boo
 
 // finish settles the call's reservation against what it produced.
 func (s *Server) finish(c *call, produced int, outcome string) {
-	charged := c.lease.settle(c.input, produced, time.Now())
+	charged := c.lease.settle(usage{input: c.input, cacheRead: c.cacheRead, cacheWrite: c.cacheWrite, output: produced}, time.Now())
 	if c.failAfter >= 0 {
 		s.ledger.recordInjected(c.account, c.modelID, time.Now())
 	}
 	s.log.Info("converse", "request_id", c.requestID, "account", c.account, "model", c.modelID,
-		"outcome", outcome, "input_tokens", c.input, "output_tokens", produced, "charged", charged,
+		"outcome", outcome, "input_tokens", c.input, "cache_read", c.cacheRead, "cache_write", c.cacheWrite,
+		"output_tokens", produced, "charged", charged, "tier", c.tier,
 		"latency", time.Since(c.started).Round(time.Millisecond))
 }
 
@@ -252,4 +279,14 @@ func newRequestID() string {
 	_, _ = rand.Read(b)
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// usage is the call's tokenUsage for the response, with produced output
+// tokens: totalTokens counts the cached input too.
+func (c *call) usage(produced int) tokenUsage {
+	return tokenUsage{
+		InputTokens: c.input, OutputTokens: produced,
+		CacheReadInputTokens: c.cacheRead, CacheWriteInputTokens: c.cacheWrite,
+		TotalTokens: c.input + c.cacheRead + c.cacheWrite + produced,
+	}
 }

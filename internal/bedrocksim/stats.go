@@ -1,6 +1,7 @@
 package bedrocksim
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -40,6 +41,8 @@ type ModelStats struct {
 	// BucketTokens is the TPM bucket's level now (negative after settlements
 	// that cost more than was reserved); nil without a TPM quota.
 	BucketTokens *float64 `json:"bucket_tokens,omitempty"`
+	// ServiceTiers counts admitted calls by the tier that served them.
+	ServiceTiers map[string]int64 `json:"service_tiers,omitempty"`
 	// DayTokens is what the current TPD day has used (reservations of calls
 	// in flight included).
 	DayTokens     int64      `json:"day_tokens"`
@@ -66,9 +69,11 @@ type Totals struct {
 	Throttled      int64 `json:"throttled"`       // calls refused by the quota (429)
 	ErrorsInjected int64 `json:"errors_injected"` // fail= directive errors, HTTP or in-stream
 	Rejected       int64 `json:"rejected"`        // calls that failed validation
-	InputTokens    int64 `json:"input_tokens"`    // of settled calls
+	InputTokens    int64 `json:"input_tokens"`    // of settled calls, not read from or written to the cache
 	OutputTokens   int64 `json:"output_tokens"`   // of settled calls
-	ChargedTokens  int64 `json:"charged_tokens"`  // input + ceil(output × burndown), settled calls
+	CacheRead      int64 `json:"cache_read_input_tokens"`
+	CacheWrite     int64 `json:"cache_write_input_tokens"`
+	ChargedTokens  int64 `json:"charged_tokens"`  // input + cache writes + ceil(output × burndown), settled calls
 	ReservedTokens int64 `json:"reserved_tokens"` // sum of reservations (input + maxTokens) at admission
 	ReservedPeak   int64 `json:"reserved_peak"`   // most tokens reserved by unsettled calls at once
 	InFlight       int64 `json:"in_flight"`       // admitted, not yet settled
@@ -84,6 +89,8 @@ type WindowStats struct {
 	ErrorsInjected int64     `json:"errors_injected"`
 	InputTokens    int64     `json:"input_tokens"`
 	OutputTokens   int64     `json:"output_tokens"`
+	CacheRead      int64     `json:"cache_read_input_tokens"`
+	CacheWrite     int64     `json:"cache_write_input_tokens"`
 	ChargedTokens  int64     `json:"charged_tokens"`
 }
 
@@ -122,6 +129,7 @@ func (ld *ledger) snapshot(now time.Time) Stats {
 			first, last := ln.firstAdmitted, ln.lastAdmitted
 			ms.FirstAdmitted, ms.LastAdmitted = &first, &last
 		}
+		ms.ServiceTiers = maps.Clone(ln.tiers)
 		for _, w := range ln.windows {
 			ms.Windows = append(ms.Windows, *w)
 		}

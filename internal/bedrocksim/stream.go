@@ -124,8 +124,9 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		ew.event("contentBlockStop", map[string]any{"contentBlockIndex": index})
 		ew.event("messageStop", map[string]any{"stopReason": a.StopReason})
 		ew.event("metadata", map[string]any{
-			"usage":   tokenUsage{InputTokens: c.input, OutputTokens: produced, TotalTokens: c.input + produced},
-			"metrics": latencyMetrics{LatencyMs: time.Since(c.started).Milliseconds()},
+			"usage":       c.usage(produced),
+			"metrics":     latencyMetrics{LatencyMs: time.Since(c.started).Milliseconds()},
+			"serviceTier": serviceTier{Type: c.tier},
 		})
 		s.finish(c, produced, a.StopReason)
 	}

@@ -17,6 +17,7 @@ func streamInput(in *bedrockruntime.ConverseInput) *bedrockruntime.ConverseStrea
 	return &bedrockruntime.ConverseStreamInput{
 		ModelId: in.ModelId, Messages: in.Messages, System: in.System,
 		InferenceConfig: in.InferenceConfig, ToolConfig: in.ToolConfig,
+		OutputConfig: in.OutputConfig, ServiceTier: in.ServiceTier,
 	}
 }
 

@@ -45,6 +45,22 @@ type Model struct {
 	// or "embedding" (/v1/embeddings, InvokeModel). Empty: inferred from the
 	// model id (see Model.Embedding).
 	Kind string `yaml:"kind"`
+	// ServiceTier is the Bedrock service tier (default, flex, priority) of
+	// requests that ask for none or for "auto". Empty: default.
+	ServiceTier string `yaml:"service_tier"`
+	// BatchServiceTier is the tier of batch requests that ask for none or
+	// for "auto", chosen when the batch is accepted: flex runs batches at
+	// Bedrock's discount without any caller asking.
+	BatchServiceTier string `yaml:"batch_service_tier"`
+	// ServiceTiers are the tiers beyond default the model offers. Default:
+	// by model id (DefaultServiceTiers).
+	ServiceTiers []string `yaml:"service_tiers"`
+	// PromptCaching "auto" inserts Bedrock cache points where they pay off:
+	// after the tools and the system prompt, and at the last stable turns.
+	PromptCaching string `yaml:"prompt_caching"`
+	// PromptCacheMinTokens is the model's minimum tokens per cache
+	// checkpoint. Default: by model id (DefaultPromptCache).
+	PromptCacheMinTokens int `yaml:"prompt_cache_min_tokens"`
 }
 
 // Account is one AWS account whose Bedrock quota sluice spends.
@@ -213,6 +229,9 @@ func (c *Config) validate() error {
 		}
 		if m.Kind != "" && m.Kind != KindChat && m.Kind != KindEmbedding {
 			return fmt.Errorf("config: model %q: kind %q: use %q or %q", alias, m.Kind, KindChat, KindEmbedding)
+		}
+		if err := m.validateTiersAndCaching(alias); err != nil {
+			return err
 		}
 		c.Models[alias] = m
 	}

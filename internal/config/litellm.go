@@ -21,7 +21,9 @@ package config
 //     budget for the alias; the same account listed twice for one alias gets
 //     the sum. max_tokens becomes default_max_tokens and
 //     model_info.max_output_tokens max_output_tokens; burndown is
-//     DefaultBurndown of the model id.
+//     DefaultBurndown of the model id. service_tier becomes the alias's
+//     service_tier; cache_control_injection_points turns on prompt_caching:
+//     auto (sluice places the cache points itself, with a warning saying so).
 //   - "os.environ/NAME" values are looked up in the file's
 //     environment_variables section, then in the process environment; an
 //     unset variable is an error naming it. Only values sluice reads are
@@ -355,6 +357,18 @@ func (im *litellmImport) model(p *params) (Model, error) {
 	m := Model{BedrockModelID: id, Burndown: DefaultBurndown(id)}
 	if m.DefaultMaxTokens, _, err = p.int("max_tokens"); err != nil {
 		return Model{}, err
+	}
+	// LiteLLM passes service_tier on to Bedrock's serviceTier: it is the
+	// alias's default tier.
+	if m.ServiceTier, err = p.str("service_tier"); err != nil {
+		return Model{}, err
+	}
+	// cache_control_injection_points asks LiteLLM to add cache points at
+	// named places; sluice places them itself where they pay off.
+	if _, ok := p.m.get("cache_control_injection_points"); ok {
+		p.used["cache_control_injection_points"] = true
+		m.PromptCaching = PromptCachingAuto
+		im.warnings = append(im.warnings, fmt.Sprintf("%s.cache_control_injection_points: sluice uses prompt_caching: auto, which places cache points after the tools, the system prompt and the last stable turns", p.path))
 	}
 	return m, nil
 }

@@ -32,6 +32,8 @@ var chatSeeds = []string{
 	`{"model":"claude-sonnet","messages":[{"role":"tool","content":"x"}],"temperature":3,"max_tokens":0}`,
 	`{"model":"claude-sonnet","messages":"hi"}`,
 	`{"model":"claude-sonnet","messages":[]} {}`,
+	`{"model":"claude-sonnet","messages":[{"role":"user","content":"hi","name":"ada"},{"role":"assistant","content":"yo","refusal":null,"annotations":[],"audio":null,"function_call":null},{"role":"user","content":[{"type":"text","text":"more","prompt_cache_breakpoint":{"mode":"explicit"}}]}],"safety_identifier":"h","prompt_cache_key":"k","service_tier":"default","verbosity":"low","prompt_cache_options":{"mode":"explicit"}}`,
+	`{"model":"claude-sonnet","messages":[{"role":"user","content":"hi"},{"role":"assistant","content":[{"type":"refusal","refusal":"no"}],"audio":{"id":"a"}},{"role":"function","name":"f","content":"x"}],"modalities":["audio"]}`,
 	`[1,2]`,
 	``,
 }

@@ -15,6 +15,9 @@ type ChatCompletionChunk struct {
 	// Usage is set only on the last chunk of a stream that asked for
 	// stream_options.include_usage; that chunk has no choices.
 	Usage *Usage `json:"usage,omitempty"`
+	// ServiceTier is set on the usage chunk: Bedrock reports the tier in
+	// the stream's last event.
+	ServiceTier string `json:"service_tier,omitempty"`
 }
 
 // ChunkChoice is the part of one choice a chunk carries.

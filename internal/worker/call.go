@@ -92,7 +92,9 @@ func (c *converseCall) run(ctx context.Context, reserved float64) (result, error
 }
 
 // charge is what Bedrock charges the quota for a call's usage, and the
-// input it counted; the reservation stands when it reported no usage.
+// input it counted; the reservation stands when it reported no usage. Cache
+// writes count like input, cache reads not at all (docs/ARCHITECTURE.md,
+// "Service tiers and prompt caching").
 func (p *Pool) charge(u *types.TokenUsage, reserved float64) (charged float64, input int) {
 	if u == nil {
 		return reserved, 0
