@@ -37,4 +37,7 @@ var (
 	metricRequeued = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_jobs_requeued_total", Help: "Running jobs put back in the queue because their worker's lease lapsed.",
 	}, []string{"model"})
+	metricPoolHealthy = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sluice_pool_healthy", Help: "1 while the pool's account can serve its model, 0 while it is down for an account fault.",
+	}, []string{"account", "model"})
 )

@@ -79,6 +79,15 @@ type Pool struct {
 	Queues  Queues
 	Watch   Watcher
 	Log     *slog.Logger
+	// Check checks the account anew: it drops cached credentials and assumes
+	// the role again. A pool that met an account fault runs it, with
+	// backoff, until it passes.
+	Check func(ctx context.Context) error
+	// Health publishes the pool's health; nil publishes nothing.
+	Health HealthPublisher
+	// Fault, when set, is an account fault met before the pool started (its
+	// role could not be assumed): the pool starts down.
+	Fault error
 
 	// Concurrency bounds calls in flight; the budget bounds tokens.
 	Concurrency int
@@ -104,6 +113,7 @@ type Pool struct {
 
 	est    *estimator
 	svc    *serviceTime
+	health *health
 	labels []string
 }
 
@@ -135,6 +145,14 @@ func (p *Pool) defaults() {
 	p.Log = p.Log.With("account", p.Account, "model", p.Alias)
 	p.est = newEstimator(float64(p.Model.DefaultMaxTokens) + 256)
 	p.svc = &serviceTime{}
+	p.health = newHealth(p.Account, p.Alias, p.Log)
+	if p.Fault != nil {
+		code, _ := accountFault(p.Fault)
+		if code == "" {
+			code = "CredentialsUnavailable"
+		}
+		p.health.fail(code, p.Fault)
+	}
 	p.labels = []string{p.Account, p.Alias}
 	metricBudget.WithLabelValues(p.labels...).Set(p.Budget.Limits().TPM)
 }
@@ -159,7 +177,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	defer stopWork()
 	var loops, calls sync.WaitGroup
 	batchReserve := func(typical float64) float64 { return min(2*typical, p.Budget.Capacity()/2) }
-	loops.Go(func() { p.observeBudget(ctx) })
+	loops.Go(func() { p.observe(ctx) })
 	loops.Go(func() { p.feed(ctx, work, &calls, queue.Batch, max(p.Concurrency/2, 1), batchReserve) })
 	loops.Go(func() {
 		p.feed(ctx, work, &calls, queue.Interactive, p.Concurrency, func(float64) float64 { return 0 })
@@ -194,6 +212,13 @@ func (p *Pool) feed(ctx, work context.Context, calls *sync.WaitGroup, prio queue
 		case slots <- struct{}{}:
 		case <-ctx.Done():
 			return
+		}
+		// A pool whose account cannot serve receives nothing: its work waits
+		// in the queue for the other accounts' pools.
+		if wait := p.health.wait(); wait > 0 {
+			free(1)
+			sleep(ctx, min(wait, time.Second))
+			continue
 		}
 		// Receive only when the budget has room: excess demand waits in the
 		// queue, visible to every pool that could serve it. The reservation
@@ -300,18 +325,40 @@ func (p *Pool) delayAll(ctx context.Context, ms []queue.Message, d time.Duration
 	}
 }
 
-// observeBudget exports the budget's backpressure factor.
-func (p *Pool) observeBudget(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
+// observe exports the budget's backpressure factor, publishes the pool's
+// health (every other second, and at once when it changes), and checks a
+// down account when due.
+func (p *Pool) observe(ctx context.Context) {
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
-		if s, err := p.Budget.Snapshot(ctx); err == nil {
-			metricFactor.WithLabelValues(p.labels...).Set(s.Factor)
+	changed := true
+	for tick := 0; ; tick++ {
+		if tick%5 == 0 {
+			if s, err := p.Budget.Snapshot(ctx); err == nil {
+				metricFactor.WithLabelValues(p.labels...).Set(s.Factor)
+			}
 		}
+		if p.health.checkDue() && p.Check != nil {
+			p.health.checked(p.Check(ctx))
+		}
+		row := p.health.row()
+		healthy := 0.0
+		if row.Healthy {
+			healthy = 1
+		}
+		metricPoolHealthy.WithLabelValues(p.labels...).Set(healthy)
+		if p.Health != nil && (changed || tick%2 == 0) {
+			if err := p.Health.PublishHealth(ctx, p.Account, p.Alias, row); err != nil && ctx.Err() == nil {
+				p.Log.WarnContext(ctx, "publish pool health", "err", err)
+			}
+		}
+		changed = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.health.changes:
+			changed = true
 		}
 	}
 }
@@ -361,6 +408,7 @@ func (p *Pool) handle(ctx context.Context, prio queue.Priority, job *jobs.Job) {
 	started := time.Now()
 	var failingSince time.Time
 	throttles, retries := 0, 0
+	renewed := false
 	for {
 		if err := p.Budget.Reserve(callCtx, cost, 1); err != nil {
 			if p.interrupted(ctx, callCtx, log, prio, job) {
@@ -386,6 +434,22 @@ func (p *Pool) handle(ctx context.Context, prio queue.Priority, job *jobs.Job) {
 		// before reaching its caller costs what it produced.
 		p.giveBack(ctx, cost-res.charged, 0)
 		if p.interrupted(ctx, callCtx, log, prio, job) {
+			return
+		}
+		if code, ok := accountFault(err); ok {
+			metricCalls.WithLabelValues(p.Account, p.Alias, "account").Inc()
+			// A session Bedrock no longer knows: assume the role again and
+			// retry, once, before blaming the account.
+			if staleSession(code) && !renewed && p.Check != nil {
+				renewed = true
+				if cerr := p.Check(ctx); cerr == nil {
+					log.InfoContext(ctx, "credentials refused; assumed the role again", "code", code)
+					continue
+				}
+			}
+			p.health.fail(code, err)
+			log.InfoContext(ctx, "account fault: job back to the queue for another account", "code", code)
+			p.release(ctx, log, prio, job, 0)
 			return
 		}
 		c := bedrock.Classify(err)
@@ -455,6 +519,7 @@ func (p *Pool) interrupted(ctx, callCtx context.Context, log *slog.Logger, prio 
 // charged, as Bedrock settles it, and the job gets its outcome.
 func (p *Pool) settle(ctx context.Context, log *slog.Logger, job *jobs.Job, res result, reserved float64) {
 	metricCalls.WithLabelValues(p.Account, p.Alias, res.label()).Inc()
+	p.health.ok()
 	if res.inputTokens > 0 {
 		p.est.observe(len(job.Request), res.inputTokens)
 	}

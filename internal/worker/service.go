@@ -58,10 +58,13 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		// One client per account: its credentials cache is shared by all its pools.
 		client := bedrock.NewClient(s.AWS, acct, endpoints)
-		// Assume the role now: a misconfigured account shows at start, and the
+		check := checkCredentials(client.Options().Credentials)
+		// Assume the role now: a misconfigured account shows at start (its
+		// pools start down, and leave the work to other accounts), and the
 		// first call does not carry an STS round trip its reservation did not expect.
-		if _, err := client.Options().Credentials.Retrieve(ctx); err != nil {
-			s.Log.ErrorContext(ctx, "credentials for account", "account", acct.Name, "role", acct.RoleARN, "err", err)
+		fault := check(ctx)
+		if fault != nil {
+			s.Log.ErrorContext(ctx, "credentials for account", "account", acct.Name, "role", acct.RoleARN, "err", fault)
 		}
 		for alias, b := range acct.Models {
 			limits := budget.Limits{TPM: float64(b.TPM), RPM: float64(b.RPM), TPD: float64(b.TPD), Window: cfg.Env.Window,
@@ -71,7 +74,7 @@ func (s *Service) Run(ctx context.Context) error {
 				return err
 			}
 			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: shared,
-				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log,
+				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: DBHealth{s.DB}, Fault: fault,
 				Lease: cfg.Env.Lease, RetryHorizon: cfg.Env.RetryHorizon, DrainTimeout: cfg.Env.DrainTimeout, FairWindow: cfg.Env.FairWindow}
 			if s.Tune != nil {
 				s.Tune(p)
@@ -99,4 +102,19 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.Log.InfoContext(ctx, "worker running", "pools", pools)
 	return g.Wait()
+}
+
+// checkCredentials drops an account's cached credentials and obtains new
+// ones (assuming its role again).
+func checkCredentials(creds aws.CredentialsProvider) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		if creds == nil {
+			return nil
+		}
+		if c, ok := creds.(*aws.CredentialsCache); ok {
+			c.Invalidate()
+		}
+		_, err := creds.Retrieve(ctx)
+		return err
+	}
 }

@@ -1,0 +1,208 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/smithy-go"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// A fault has a scope: the job's (Bedrock refused this request), passing
+// (5xx, timeouts, throttles), or the account's: its role cannot be assumed,
+// its credentials are refused, it has no access to the model, the model is
+// not offered in its region. An account fault never fails a job nor costs it
+// an attempt: the job goes back to the alias's queue at once, for another
+// account's pool, and this pool stops receiving until the account heals.
+
+// accountFault reports whether err is the account's fault, with its code.
+func accountFault(err error) (code string, ok bool) {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return "", false
+	}
+	code = api.ErrorCode()
+	switch strings.ToLower(code) {
+	case "accessdenied", "accessdeniedexception", // STS AssumeRole refused; Bedrock model access not granted
+		"invalidclienttokenid", "expiredtoken", "regiondisabledexception", // STS
+		"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", // Bedrock refused the session
+		"resourcenotfoundexception": // the model is not offered in the account's region
+		return code, true
+	case "validationexception":
+		// The model needs an inference profile: the alias's configuration,
+		// not the request, is wrong for this account.
+		msg := strings.ToLower(api.ErrorMessage())
+		return code, strings.Contains(msg, "on-demand throughput") && strings.Contains(msg, "supported")
+	}
+	return "", false
+}
+
+// staleSession tells the account faults that new credentials may cure.
+func staleSession(code string) bool {
+	switch strings.ToLower(code) {
+	case "unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", "expiredtoken":
+		return true
+	}
+	return false
+}
+
+// health is one pool's view of its account. A pool that met an account fault
+// is down: it receives nothing, and checks the account again with backoff
+// (assuming its role anew). When the check passes it receives again, on
+// trial; the first call that works makes it healthy.
+type health struct {
+	account, model string
+	log            *slog.Logger
+
+	// changes is signalled when the state changes, to publish it at once.
+	changes chan struct{}
+
+	mu      sync.Mutex
+	down    bool
+	code    string // the last account fault
+	lastErr string
+	errAt   time.Time
+	changed time.Time
+	retryAt time.Time
+	backoff time.Duration
+	// trial: the account passed a check, but no call has worked since; a
+	// failure then doubles the backoff rather than starting it again.
+	trial bool
+}
+
+const (
+	healthMinBackoff = time.Second
+	healthMaxBackoff = time.Minute
+)
+
+func newHealth(account, model string, log *slog.Logger) *health {
+	return &health{account: account, model: model, log: log, changed: time.Now(), changes: make(chan struct{}, 1)}
+}
+
+// flip marks a change of state; h.mu is held.
+func (h *health) flip(down bool) {
+	h.down, h.changed = down, time.Now()
+	select {
+	case h.changes <- struct{}{}:
+	default:
+	}
+}
+
+// fail records an account fault: the pool goes down (or stays down, checking
+// less often).
+func (h *health) fail(code string, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.code, h.lastErr, h.errAt = code, err.Error(), time.Now()
+	switch {
+	case h.trial:
+		h.trial = false
+		h.backoff = min(2*h.backoff, healthMaxBackoff)
+		h.flip(true)
+	case !h.down:
+		h.backoff = healthMinBackoff
+		h.flip(true)
+		h.log.Warn("account cannot serve this model: pool down; its jobs go to other accounts", "code", code, "err", err)
+	default:
+		h.backoff = min(2*h.backoff, healthMaxBackoff)
+	}
+	h.retryAt = time.Now().Add(h.backoff)
+}
+
+// ok records a call that worked: a pool on trial is healthy again.
+func (h *health) ok() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down || h.trial {
+		h.trial = false
+		h.backoff = healthMinBackoff
+		if h.down {
+			h.flip(false)
+		}
+		h.log.Info("account serves this model again: pool up", "was", h.code)
+	}
+}
+
+// wait is how long the pool must hold off receiving: zero when healthy or
+// when a check is due.
+func (h *health) wait() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.down {
+		return 0
+	}
+	return max(time.Until(h.retryAt), 0)
+}
+
+// checkDue reports whether a down pool should check its account now.
+func (h *health) checkDue() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.down && !time.Now().Before(h.retryAt)
+}
+
+// checked records the outcome of a check: on success the pool receives again
+// (on trial, until a call works); on failure it waits longer.
+func (h *health) checked(err error) {
+	if err != nil {
+		code, _ := accountFault(err)
+		if code == "" {
+			code = "CredentialsUnavailable"
+		}
+		h.fail(code, err)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.log.Info("account check passed: pool receives again, on trial", "was", h.code)
+	h.trial = true
+	h.flip(false)
+}
+
+// HealthRow is what a pool publishes of itself.
+type HealthRow struct {
+	Healthy   bool
+	Code, Err string
+	ErrAt     time.Time
+	Changed   time.Time
+}
+
+func (h *health) row() HealthRow {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return HealthRow{Healthy: !h.down, Code: h.code, Err: h.lastErr, ErrAt: h.errAt, Changed: h.changed}
+}
+
+// HealthPublisher keeps the pools' health where the api reads it.
+type HealthPublisher interface {
+	PublishHealth(ctx context.Context, account, model string, r HealthRow) error
+}
+
+// DBHealth publishes to the pool_health table.
+type DBHealth struct{ DB *pgxpool.Pool }
+
+// PublishHealth writes one pool's row.
+func (d DBHealth) PublishHealth(ctx context.Context, account, model string, r HealthRow) error {
+	db := d.DB
+	var errAt *time.Time
+	if !r.ErrAt.IsZero() {
+		errAt = &r.ErrAt
+	}
+	nullable := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	_, err := db.Exec(ctx, `
+		INSERT INTO pool_health (account, model, healthy, last_error, last_error_code, last_error_at, changed_at, seen_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, now())
+		ON CONFLICT (account, model) DO UPDATE SET healthy = $3, last_error = $4, last_error_code = $5,
+			last_error_at = $6, changed_at = $7, seen_at = now()`,
+		account, model, r.Healthy, nullable(r.Err), nullable(r.Code), errAt, r.Changed)
+	return err
+}
