@@ -34,7 +34,8 @@ var (
 	seq      atomic.Int64
 )
 
-// Main runs a package's tests and stops what they started.
+// Main runs a package's tests, stops what they started, and then fails the
+// run if the tests left goroutines behind (see CheckLeaks).
 func Main(m *testing.M) {
 	code := m.Run()
 	mu.Lock()
@@ -45,6 +46,9 @@ func Main(m *testing.M) {
 		moto.Stop()
 	}
 	mu.Unlock()
+	if code == 0 {
+		code = CheckLeaks()
+	}
 	os.Exit(code)
 }
 

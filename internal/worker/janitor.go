@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/sluice-broker/sluice/internal/jobs"
@@ -63,6 +64,7 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	}
 	for _, alias := range j.Aliases {
 		for _, p := range []queue.Priority{queue.Interactive, queue.Batch} {
+			j.resendLost(ctx, alias, p)
 			j.drainDead(ctx, alias, p)
 			metricQueueDepth.WithLabelValues(alias, string(p)).Set(0)
 			metricQueueAge.WithLabelValues(alias, string(p)).Set(0)
@@ -75,6 +77,62 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	for _, b := range backlogs {
 		metricQueueDepth.WithLabelValues(b.Model, string(b.Priority)).Set(float64(b.Jobs))
 		metricQueueAge.WithLabelValues(b.Model, string(b.Priority)).Set(b.Oldest.Seconds())
+	}
+}
+
+// lostMargin widens "sent before the queue was created" by the clock skew
+// between Postgres and SQS: a job sent just after its queue came back may get
+// a second message, which is harmless because claim is conditional.
+const lostMargin = 2 * time.Second
+
+// resendLost sends a message again for every queued job whose message was
+// sent before its queue was (re)created: a deleted queue, or a restarted SQS
+// server, took that message with it. Reading the queue's creation time also
+// makes a process that creates queues recreate a missing one.
+func (j *Janitor) resendLost(ctx context.Context, alias string, p queue.Priority) {
+	created, err := j.Queues.CreatedAt(ctx, alias, p)
+	if err != nil {
+		j.Log.WarnContext(ctx, "read queue creation time", "model", alias, "priority", p, "err", err)
+		return
+	}
+	sent := 0
+	// At most 10,000 jobs a sweep.
+	for page := 0; page < 20 && ctx.Err() == nil; page++ {
+		bound := created.Add(lostMargin)
+		ids, err := j.Store.SentBefore(ctx, alias, jobs.Priority(p), bound, 500)
+		if err != nil {
+			j.Log.WarnContext(ctx, "list jobs sent to a lost queue", "model", alias, "priority", p, "err", err)
+			return
+		}
+		if len(ids) == 0 {
+			break
+		}
+		for chunk := range slices.Chunk(ids, queue.MaxBatch) {
+			bodies := make([]queue.Body, len(chunk))
+			for i, id := range chunk {
+				bodies[i] = queue.Body{JobID: id, Model: alias}
+			}
+			refused, err := j.Queues.SendBatch(ctx, p, bodies)
+			if err != nil {
+				j.Log.WarnContext(ctx, "send jobs again", "model", alias, "priority", p, "err", err)
+				return
+			}
+			if len(refused) > 0 {
+				j.Log.WarnContext(ctx, "SQS refused jobs sent again; next sweep retries", "model", alias, "priority", p, "refused", len(refused))
+				return
+			}
+			if err := j.Store.MarkResent(ctx, chunk, bound); err != nil {
+				j.Log.WarnContext(ctx, "mark jobs sent again", "model", alias, "priority", p, "err", err)
+				return
+			}
+			sent += len(chunk)
+		}
+		if len(ids) < 500 {
+			break
+		}
+	}
+	if sent > 0 {
+		j.Log.InfoContext(ctx, "sent jobs again whose messages were lost with their queue", "model", alias, "priority", p, "jobs", sent, "queue_created", created)
 	}
 }
 
