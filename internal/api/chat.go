@@ -8,12 +8,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/labstack/echo/v4"
 
 	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
-	"github.com/sluice-broker/sluice/internal/queue"
 )
 
 func (s *Server) listModels(c echo.Context) error {
@@ -44,12 +44,20 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
-	if _, oerr := bedrock.ConverseRequest(req, model); oerr != nil {
+	in, oerr := bedrock.ConverseRequest(req, model)
+	if oerr != nil {
 		return oerr
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
+	}
+	maxTokens := 0
+	if in.InferenceConfig != nil {
+		maxTokens = int(aws.ToInt32(in.InferenceConfig.MaxTokens))
+	}
+	if oerr := s.fitsBudget(req.Model, len(body), maxTokens); oerr != nil {
+		return oerr
 	}
 	sub, oerr := s.submission(c, body)
 	if oerr != nil {
@@ -63,7 +71,9 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	// idempotency key, or from its callback) does not cancel it by hanging up.
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body}
-	first, err := s.Store.Submit(r.Context(), job, sub.Submission)
+	sctx, scancel := s.submitContext(c)
+	defer scancel()
+	first, err := s.Store.Submit(sctx, job, sub.Submission)
 	if err != nil {
 		return submitError(job, sub, err)
 	}
@@ -77,13 +87,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		}
 		return s.awaitResult(c, first)
 	}
-	log := s.Log.With("job", job.ID, "model", job.Model)
-	if err := s.Queue.Send(r.Context(), queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
-		// The job is safe in the table; the worker's janitor sends it.
-		log.WarnContext(r.Context(), "enqueue failed; the janitor will send it", "err", err)
-	} else if err := s.Store.MarkEnqueued(r.Context(), job.ID); err != nil {
-		log.WarnContext(r.Context(), "mark enqueued", "err", err)
-	}
+	s.enqueue(sctx, job)
 	if sub.async {
 		return accepted(c, job, false)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
-	"github.com/sluice-broker/sluice/internal/queue"
 )
 
 // embeddings is POST /v1/embeddings. An embeddings request is a job like a
@@ -35,16 +34,16 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// An embedding's budget charges its input only.
+	if oerr := s.fitsBudget(req.Model, len(body), 0); oerr != nil {
+		return oerr
+	}
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: jobs.Sync, Request: body}
-	if err := s.Store.Insert(r.Context(), job); err != nil {
+	sctx, scancel := s.submitContext(c)
+	defer scancel()
+	if err := s.Store.Insert(sctx, job); err != nil {
 		return fmt.Errorf("accept embeddings: %w", err)
 	}
-	log := s.Log.With("job", job.ID, "model", job.Model)
-	if err := s.Queue.Send(r.Context(), queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
-		// The job is safe in the table; the worker's janitor sends it.
-		log.WarnContext(r.Context(), "enqueue failed; the janitor will send it", "err", err)
-	} else if err := s.Store.MarkEnqueued(r.Context(), job.ID); err != nil {
-		log.WarnContext(r.Context(), "mark enqueued", "err", err)
-	}
+	s.enqueue(sctx, job)
 	return s.awaitResult(c, job)
 }

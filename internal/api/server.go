@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-broker/sluice/internal/apikey"
@@ -56,6 +55,10 @@ type Server struct {
 	BatchWindow time.Duration
 	// MaxFileBytes bounds an upload; 0: files.MaxBatchBytes (200 MB).
 	MaxFileBytes int64
+	// BodyTimeout and UploadTimeout bound how long a request body (a file
+	// upload) may take to arrive; SubmitTimeout bounds a new job's insert and
+	// send. 0: the Default… constants (harden.go).
+	BodyTimeout, UploadTimeout, SubmitTimeout time.Duration
 }
 
 // Handler builds the HTTP routes.
@@ -63,7 +66,8 @@ func (s *Server) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(middleware.Recover())
+	e.Pre(checkRequestText)
+	e.Use(s.recoverPanics())
 	e.Use(s.logRequests)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -96,7 +100,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/batches", s.listBatches)
 	v1.GET("/batches/:id", s.getBatch)
 	v1.POST("/batches/:id/cancel", s.cancelBatch)
-	return e
+	return s.withBodyDeadline(e)
 }
 
 type tenantKey struct{}
@@ -154,12 +158,24 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if he.Code >= 500 {
 			oe.Type = "server_error"
 		}
+	case clientGone(c):
+		// The caller hung up; whatever failed after that is no fault to alert on.
+		s.Log.InfoContext(c.Request().Context(), "client closed the connection", "method", c.Request().Method, "path", c.Path(), "err", err)
+		// 499, nginx's "client closed request": nobody reads it, and it keeps
+		// hang-ups out of the 5xx figures.
+		oe = &openai.Error{Status: 499, Type: "invalid_request_error", Message: "The client closed the connection."}
+	case dbUnavailable(err):
+		s.Log.WarnContext(c.Request().Context(), "database unavailable", "method", c.Request().Method, "path", c.Path(), "err", err)
+		oe = openai.Unavailable("The service is briefly unavailable (its database cannot be reached); retry shortly.")
 	default:
 		s.Log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 		oe = openai.ServerError("The server had an error while processing your request.")
 	}
+	if oe.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfterSeconds)
+	}
 	if err := c.JSON(oe.Status, openai.ErrorBody{Error: oe}); err != nil {
-		s.Log.WarnContext(c.Request().Context(), "write error response", "err", err)
+		s.Log.DebugContext(c.Request().Context(), "write error response", "err", err)
 	}
 }
 

@@ -96,6 +96,11 @@ type Env struct {
 	// Retention is how long finished jobs (requests, results, webhook logs)
 	// are kept.
 	Retention time.Duration
+	// BodyTimeout and UploadTimeout bound how long the api waits for a request
+	// body (a file upload) to arrive; MaxConnections bounds its open
+	// connections. Slow or numerous clients then cannot pin its goroutines.
+	BodyTimeout, UploadTimeout time.Duration
+	MaxConnections             int
 }
 
 // webhookSecret is a Standard Webhooks secret: whsec_ and base64 of 24 to 64 bytes.
@@ -286,6 +291,18 @@ func loadEnv() (Env, error) {
 	}
 	if e.Retention, err = parseDuration("SLUICE_RETENTION", 7*24*time.Hour); err != nil {
 		return e, err
+	}
+	if e.BodyTimeout, err = parseDuration("SLUICE_BODY_TIMEOUT", 30*time.Second); err != nil {
+		return e, err
+	}
+	if e.UploadTimeout, err = parseDuration("SLUICE_UPLOAD_TIMEOUT", 10*time.Minute); err != nil {
+		return e, err
+	}
+	e.MaxConnections = 4096
+	if v := os.Getenv("SLUICE_MAX_CONNECTIONS"); v != "" {
+		if e.MaxConnections, err = strconv.Atoi(v); err != nil || e.MaxConnections < 1 {
+			return e, fmt.Errorf("SLUICE_MAX_CONNECTIONS=%q: want a positive integer", v)
+		}
 	}
 	if e.DatabaseURL == "" {
 		return e, fmt.Errorf("DATABASE_URL is not set")

@@ -252,7 +252,11 @@ type List[T any] struct {
 // DecodeChatCompletionRequest parses and checks a request body. Unknown fields
 // are refused, as OpenAI does, so that a typo is never silently ignored.
 func DecodeChatCompletionRequest(r io.Reader) (*ChatCompletionRequest, *Error) {
-	dec := json.NewDecoder(r)
+	body, oerr := readBody(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req ChatCompletionRequest
 	if err := dec.Decode(&req); err != nil {
@@ -282,6 +286,9 @@ func decodeError(err error) *Error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return InvalidRequest(field, "Unrecognized request argument supplied: %s", field)
+	}
+	if IsReadTimeout(err) {
+		return BodyTimeout()
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

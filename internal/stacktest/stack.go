@@ -89,6 +89,8 @@ type Options struct {
 	// Batches adjusts the api's batch runner, after the test default of
 	// polling every 100 ms.
 	Batches func(*batch.Runner)
+	// API adjusts the api server before it starts.
+	API func(*api.Server)
 }
 
 // WebhookSecret signs the callbacks of master-key jobs in a test stack.
@@ -205,6 +207,9 @@ func Start(t testing.TB, o Options) *Stack {
 	srv := &api.Server{Config: cfg, Store: s.Store, Hub: hub, Queue: s.Queues, Log: quietLogger(), SyncTimeout: o.SyncTimeout,
 		Keys: apikey.NewStore(s.DB), Guard: webhook.NewGuard(cfg.Env.WebhookAllowPrivate)}
 	srv.BatchWindow, srv.MaxFileBytes = o.BatchWindow, o.MaxFileBytes
+	if o.API != nil {
+		o.API(srv)
+	}
 	apiSrv := httptest.NewServer(srv.Handler())
 	s.URL = apiSrv.URL
 	s.onStop(func() { apiSrv.Close(); hcancel(); <-hubDone })
