@@ -14,6 +14,9 @@ type converseRequest struct {
 	System          []contentBlock   `json:"system"`
 	InferenceConfig *inferenceConfig `json:"inferenceConfig"`
 	ToolConfig      *toolConfig      `json:"toolConfig"`
+	// RequestMetadata tags the call in invocation logs; the simulator logs
+	// it with each call, so a test can tell which request a call served.
+	RequestMetadata map[string]string `json:"requestMetadata"`
 }
 
 type message struct {

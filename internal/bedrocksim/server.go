@@ -214,7 +214,7 @@ func (s *Server) finish(c *call, produced int, outcome string) {
 	}
 	s.log.Info("converse", "request_id", c.requestID, "account", c.account, "model", c.modelID,
 		"outcome", outcome, "input_tokens", c.input, "output_tokens", produced, "charged", charged,
-		"latency", time.Since(c.started).Round(time.Millisecond))
+		"latency", time.Since(c.started).Round(time.Millisecond), "metadata", c.req.RequestMetadata)
 }
 
 // tokenTime is when token i (0-based) is produced: the first after TTFT,

@@ -101,6 +101,9 @@ type Env struct {
 	// connections. Slow or numerous clients then cannot pin its goroutines.
 	BodyTimeout, UploadTimeout time.Duration
 	MaxConnections             int
+	// JanitorEvery is how often a worker's janitor sweeps; JanitorGrace how
+	// old a job whose message was never sent must be before it sends it.
+	JanitorEvery, JanitorGrace time.Duration
 }
 
 // webhookSecret is a Standard Webhooks secret: whsec_ and base64 of 24 to 64 bytes.
@@ -296,6 +299,12 @@ func loadEnv() (Env, error) {
 		return e, err
 	}
 	if e.UploadTimeout, err = parseDuration("SLUICE_UPLOAD_TIMEOUT", 10*time.Minute); err != nil {
+		return e, err
+	}
+	if e.JanitorEvery, err = parseDuration("SLUICE_JANITOR_EVERY", 5*time.Second); err != nil {
+		return e, err
+	}
+	if e.JanitorGrace, err = parseDuration("SLUICE_JANITOR_GRACE", 30*time.Second); err != nil {
 		return e, err
 	}
 	e.MaxConnections = 4096

@@ -36,7 +36,11 @@ var (
 
 // Main runs a package's tests, stops what they started, and then fails the
 // run if the tests left goroutines behind (see CheckLeaks).
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it answers the exit code, for a TestMain
+// with work of its own after the tests.
+func Run(m *testing.M) int {
 	code := m.Run()
 	mu.Lock()
 	if pg != nil {
@@ -49,7 +53,7 @@ func Main(m *testing.M) {
 	if code == 0 {
 		code = CheckLeaks()
 	}
-	os.Exit(code)
+	return code
 }
 
 func admin(t testing.TB) string {

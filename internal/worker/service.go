@@ -68,7 +68,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if pools == 0 {
 		return fmt.Errorf("no pools to run: SLUICE_ACCOUNTS=%v matches no account in the configuration", cfg.Env.Accounts)
 	}
-	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log}
+	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log, Every: cfg.Env.JanitorEvery, Grace: cfg.Env.JanitorGrace}
 	g.Go(func() error { return janitor.Run(gctx) })
 	// Callbacks are sent from the worker, which already runs the sweeps: the
 	// api only answers requests.
