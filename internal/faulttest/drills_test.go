@@ -36,9 +36,9 @@ func TestDrillWorkerKilledMidCall(t *testing.T) {
 	s.worker.kill()
 	s.startWorker()
 	restarted := time.Now()
-	l.wait()
 	bound := 60 * time.Second
 	states, took := s.settle(restarted, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	check(t, s.count(l, states, took, bound), false)
 }
 
@@ -52,9 +52,9 @@ func TestDrillAPIKilledMidWait(t *testing.T) {
 	time.Sleep(time.Second)
 	s.startAPI()
 	restarted := time.Now()
-	l.wait()
 	bound := 30 * time.Second
 	states, took := s.settle(restarted, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	f := s.count(l, states, took, bound)
 	if f.ConnErrors == 0 {
 		t.Errorf("no caller saw the api die: the drill did not hit a wait")
@@ -75,9 +75,9 @@ func TestDrillPostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	l.wait()
 	bound := 60 * time.Second
 	states, took := s.settle(back, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	check(t, s.count(l, states, took, bound), false)
 }
 
@@ -92,10 +92,13 @@ func TestDrillQueueDeleted(t *testing.T) {
 	deleteQueue(t, s, queue.Interactive)
 	s.worker.signal(syscall.SIGCONT)
 	resumed := time.Now()
-	l.wait()
 	bound := 30 * time.Second
 	states, took := s.settle(resumed, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	check(t, s.count(l, states, took, bound), false)
+	if !strings.Contains(tail(s.worker.logPath, 1<<20), "sent jobs again whose messages were lost") {
+		t.Errorf("the janitor never sent lost messages again: the drill lost none")
+	}
 }
 
 // The SQS server restarted: every queue is gone, the DLQs too. Processes
@@ -116,10 +119,13 @@ func TestDrillSQSRestart(t *testing.T) {
 	}
 	s.worker.signal(syscall.SIGCONT)
 	resumed := time.Now()
-	l.wait()
 	bound := 30 * time.Second
 	states, took := s.settle(resumed, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	check(t, s.count(l, states, took, bound), false)
+	if !strings.Contains(tail(s.worker.logPath, 1<<20), "sent jobs again whose messages were lost") {
+		t.Errorf("the janitor never sent lost messages again: the drill lost none")
+	}
 }
 
 // The Bedrock simulator unreachable for 20 s (SLUICE_FAULT_BEDROCK_DOWN):
@@ -135,9 +141,9 @@ func TestDrillBedrockDown(t *testing.T) {
 	time.Sleep(envDuration("SLUICE_FAULT_BEDROCK_DOWN", 20*time.Second))
 	s.startSim()
 	back := time.Now()
-	l.wait()
 	bound := 60 * time.Second
 	states, took := s.settle(back, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	check(t, s.count(l, states, took, bound), false)
 }
 
@@ -155,9 +161,9 @@ func TestDrillSessionsForgotten(t *testing.T) {
 	}
 	resp.Body.Close()
 	forgot := time.Now()
-	l.wait()
 	bound := 30 * time.Second
 	states, took := s.settle(forgot, bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	check(t, s.count(l, states, took, bound), false)
 }
 
@@ -337,9 +343,9 @@ func TestDrillHostileInput(t *testing.T) {
 
 	t.Logf("%d hostile requests refused with a 4xx; %d of 100 dripping bodies cut with 408", refused, ncut)
 
-	l.wait()
 	bound := 30 * time.Second
 	states, took := s.settle(time.Now(), bound, jobsPerDrill)
+	l.finish(10 * time.Second)
 	f := s.count(l, states, took, bound)
 	f.Note = fmt.Sprintf("%d hostile requests, all 4xx", refused)
 	check(t, f, false)

@@ -349,11 +349,13 @@ type outcome struct {
 
 // load is a bounded mixed load: even-numbered jobs are sync, odd ones async.
 type load struct {
-	drill string
-	n     int
-	mu    sync.Mutex
-	out   []outcome
-	wg    sync.WaitGroup
+	drill  string
+	n      int
+	mu     sync.Mutex
+	out    []outcome
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func (l *load) marker(i int) string { return fmt.Sprintf("%s-%03d", l.drill, i) }
@@ -369,12 +371,14 @@ func body(marker string) string {
 // restarting), with its Idempotency-Key so that no retry makes a second job.
 func (s *stack) submit(drill string, n int, spread time.Duration) *load {
 	l := &load{drill: drill, n: n}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	s.t.Cleanup(l.cancel)
 	for i := range n {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
 			time.Sleep(spread * time.Duration(i) / time.Duration(n))
-			o := s.call(l.marker(i), i%2 == 1)
+			o := s.call(l.ctx, l.marker(i), i%2 == 1)
 			l.mu.Lock()
 			l.out = append(l.out, o)
 			l.mu.Unlock()
@@ -383,11 +387,10 @@ func (s *stack) submit(drill string, n int, spread time.Duration) *load {
 	return l
 }
 
-func (s *stack) call(marker string, async bool) outcome {
+func (s *stack) call(ctx context.Context, marker string, async bool) outcome {
 	o := outcome{marker: marker}
-	deadline := time.Now().Add(3 * time.Minute)
-	for time.Now().Before(deadline) {
-		req, _ := http.NewRequest(http.MethodPost, s.apiURL+"/v1/chat/completions", strings.NewReader(body(marker)))
+	for ctx.Err() == nil {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.apiURL+"/v1/chat/completions", strings.NewReader(body(marker)))
 		req.Header.Set("Authorization", "Bearer "+masterKey)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", marker)
@@ -417,7 +420,18 @@ func (s *stack) call(marker string, async bool) outcome {
 	return o
 }
 
-func (l *load) wait() { l.wg.Wait() }
+// finish waits for the callers, at most within; callers still waiting then
+// are stopped (their jobs are counted from the table, not from them).
+func (l *load) finish(within time.Duration) {
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(within):
+		l.cancel()
+		<-done
+	}
+}
 
 // --- counting ---
 
