@@ -86,6 +86,7 @@ func TestDrillPostgresRestart(t *testing.T) {
 // again within 30 s.
 func TestDrillQueueDeleted(t *testing.T) {
 	s := newStack(t, stackOptions{})
+	s.waitJanitor()
 	s.worker.signal(syscall.SIGSTOP)
 	l := s.submit("queue-deleted", jobsPerDrill, time.Second)
 	l.wait0(s, jobsPerDrill/2) // the async half is accepted; sync callers wait
@@ -111,6 +112,7 @@ func TestDrillSQSRestart(t *testing.T) {
 	}
 	defer func() { moto.Stop() }()
 	s := newStack(t, stackOptions{SQS: moto.Endpoint()})
+	s.waitJanitor()
 	s.worker.signal(syscall.SIGSTOP)
 	l := s.submit("sqs-restart", jobsPerDrill, time.Second)
 	l.wait0(s, jobsPerDrill/2)
@@ -468,6 +470,24 @@ func (l *load) wait0(s *stack, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	s.t.Fatalf("fewer than %d callers answered within 30 s", n)
+}
+
+// waitJanitor waits for the worker's janitor to have swept once, so that it
+// knows the queues as they were before the fault.
+func (s *stack) waitJanitor() {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + s.metricsAddr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `sluice_queue_depth{model="`+alias+`",priority="interactive"}`) {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatal("the worker's janitor did not sweep within 30 s")
 }
 
 // deleteQueue deletes one of the alias's queues behind sluice's back.
