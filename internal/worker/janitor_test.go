@@ -62,13 +62,7 @@ func TestJanitorResendsJobsOfARecreatedQueue(t *testing.T) {
 	}
 
 	time.Sleep(1100 * time.Millisecond) // a new creation time
-	url, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q.Name("m", queue.Interactive))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: url.QueueUrl}); err != nil {
-		t.Fatal(err)
-	}
+	deleteInteractive(t, client, q)
 	time.Sleep(3 * time.Second) // past the margin for clock skew
 	start := time.Now()
 	j.Sweep(ctx)
@@ -84,6 +78,30 @@ func TestJanitorResendsJobsOfARecreatedQueue(t *testing.T) {
 	j.Sweep(ctx)
 	if again := drain(t, q); len(again) != 0 {
 		t.Fatalf("a second sweep sent %d messages again", len(again))
+	}
+
+	// Lost while no janitor watched: a new janitor (a worker started after the
+	// loss) sends again the jobs sent well before the queue it finds.
+	deleteInteractive(t, client, q)
+	time.Sleep(4500 * time.Millisecond) // the jobs' enqueued_at is up to 2 s ahead of the last queue
+	fresh := &worker.Janitor{Store: store, Queues: q, Aliases: []string{"m"}, Log: slog.New(slog.DiscardHandler)}
+	fresh.Sweep(ctx)
+	got = drain(t, q)
+	slices.Sort(got)
+	if !slices.Equal(slices.Compact(got), queued) {
+		t.Fatalf("a new janitor sent %d jobs again, want the %d queued ones", len(got), len(queued))
+	}
+}
+
+func deleteInteractive(t *testing.T, client *sqs.Client, q *queue.Queues) {
+	t.Helper()
+	ctx := context.Background()
+	url, err := client.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(q.Name("m", queue.Interactive))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: url.QueueUrl}); err != nil {
+		t.Fatal(err)
 	}
 }
 
