@@ -31,35 +31,28 @@ const jobsPerDrill = 40
 func TestDrillWorkerKilledMidCall(t *testing.T) {
 	pending(t, "short leases with heartbeats (issue 10 item 5): a killed worker's jobs come back after the 5-minute lease today")
 	s := newStack(t, stackOptions{})
-	l := s.submit("worker-kill", jobsPerDrill, 2*time.Second)
-	s.waitRunning(3, 30*time.Second)
-	s.worker.kill()
-	s.startWorker()
-	restarted := time.Now()
-	bound := 60 * time.Second
-	states, took := s.settle(restarted, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	check(t, s.count(l, states, took, bound), false)
+	s.drill("worker-kill", 2*time.Second, 60*time.Second, func(*load) time.Time {
+		s.waitRunning(3, 30*time.Second)
+		s.worker.kill()
+		s.startWorker()
+		return time.Now()
+	})
 }
 
 // kill -9 of the api while sync callers wait: nothing accepted is lost; the
 // callers call again with their idempotency keys and get their answers.
 func TestDrillAPIKilledMidWait(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	l := s.submit("api-kill", jobsPerDrill, 2*time.Second)
-	s.waitRunning(2, 30*time.Second)
-	s.api.kill()
-	time.Sleep(time.Second)
-	s.startAPI()
-	restarted := time.Now()
-	bound := 30 * time.Second
-	states, took := s.settle(restarted, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	f := s.count(l, states, took, bound)
+	f := s.drill("api-kill", 2*time.Second, 30*time.Second, func(*load) time.Time {
+		s.waitRunning(2, 30*time.Second)
+		s.api.kill()
+		time.Sleep(time.Second)
+		s.startAPI()
+		return time.Now()
+	})
 	if f.ConnErrors == 0 {
 		t.Errorf("no caller saw the api die: the drill did not hit a wait")
 	}
-	check(t, f, false)
 }
 
 // Postgres stopped in immediate mode (a crash) and started again while jobs
@@ -69,16 +62,13 @@ func TestDrillAPIKilledMidWait(t *testing.T) {
 func TestDrillPostgresRestart(t *testing.T) {
 	pending(t, "results kept across a database outage (issue 10 item 4): the worker drops a result it cannot record, and the job runs again after the 5-minute lease")
 	s := newStack(t, stackOptions{})
-	l := s.submit("pg-restart", jobsPerDrill, 3*time.Second)
-	s.waitRunning(3, 30*time.Second)
-	if err := pg.Restart(context.Background(), envDuration("SLUICE_FAULT_PG_DOWN", 3*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	back := time.Now()
-	bound := 60 * time.Second
-	states, took := s.settle(back, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	check(t, s.count(l, states, took, bound), false)
+	s.drill("pg-restart", 3*time.Second, 60*time.Second, func(*load) time.Time {
+		s.waitRunning(3, 30*time.Second)
+		if err := pg.Restart(context.Background(), envDuration("SLUICE_FAULT_PG_DOWN", 3*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		return time.Now()
+	})
 }
 
 // The interactive queue deleted while messages wait in it (the worker is
@@ -86,20 +76,7 @@ func TestDrillPostgresRestart(t *testing.T) {
 // again within 30 s.
 func TestDrillQueueDeleted(t *testing.T) {
 	s := newStack(t, stackOptions{})
-	s.waitJanitor()
-	s.worker.signal(syscall.SIGSTOP)
-	l := s.submit("queue-deleted", jobsPerDrill, time.Second)
-	l.wait0(s, jobsPerDrill/2) // the async half is accepted; sync callers wait
-	deleteQueue(t, s, queue.Interactive)
-	s.worker.signal(syscall.SIGCONT)
-	resumed := time.Now()
-	bound := 30 * time.Second
-	states, took := s.settle(resumed, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	check(t, s.count(l, states, took, bound), false)
-	if !strings.Contains(tail(s.worker.logPath, 1<<20), "sent jobs again whose messages were lost") {
-		t.Errorf("the janitor never sent lost messages again: the drill lost none")
-	}
+	s.queueLoss("queue-deleted", func() { deleteQueue(t, s, queue.Interactive) })
 }
 
 // The SQS server restarted: every queue is gone, the DLQs too. Processes
@@ -112,21 +89,27 @@ func TestDrillSQSRestart(t *testing.T) {
 	}
 	defer func() { moto.Stop() }()
 	s := newStack(t, stackOptions{SQS: moto.Endpoint()})
+	s.queueLoss("sqs-restart", func() {
+		if moto, err = moto.Restart(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// queueLoss pauses the worker, lets the async half of the load reach the
+// queue, loses the queue's messages, and resumes the worker: the janitor must
+// send every queued job again.
+func (s *stack) queueLoss(drill string, lose func()) {
 	s.waitJanitor()
 	s.worker.signal(syscall.SIGSTOP)
-	l := s.submit("sqs-restart", jobsPerDrill, time.Second)
-	l.wait0(s, jobsPerDrill/2)
-	if moto, err = moto.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s.worker.signal(syscall.SIGCONT)
-	resumed := time.Now()
-	bound := 30 * time.Second
-	states, took := s.settle(resumed, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	check(t, s.count(l, states, took, bound), false)
+	s.drill(drill, time.Second, 30*time.Second, func(l *load) time.Time {
+		l.wait0(s, jobsPerDrill/2) // the async half is accepted; sync callers wait
+		lose()
+		s.worker.signal(syscall.SIGCONT)
+		return time.Now()
+	})
 	if !strings.Contains(tail(s.worker.logPath, 1<<20), "sent jobs again whose messages were lost") {
-		t.Errorf("the janitor never sent lost messages again: the drill lost none")
+		s.t.Errorf("the janitor never sent lost messages again: the drill lost none")
 	}
 }
 
@@ -137,16 +120,13 @@ func TestDrillSQSRestart(t *testing.T) {
 func TestDrillBedrockDown(t *testing.T) {
 	pending(t, "retry for time (issue 10 item 2) and the Credentials verdict wired into the pool (item 3): jobs fail after 5 attempts within seconds today")
 	s := newStack(t, stackOptions{})
-	l := s.submit("bedrock-down", jobsPerDrill, 3*time.Second)
-	s.waitRunning(2, 30*time.Second)
-	s.sim.kill()
-	time.Sleep(envDuration("SLUICE_FAULT_BEDROCK_DOWN", 20*time.Second))
-	s.startSim()
-	back := time.Now()
-	bound := 60 * time.Second
-	states, took := s.settle(back, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	check(t, s.count(l, states, took, bound), false)
+	s.drill("bedrock-down", 3*time.Second, 60*time.Second, func(*load) time.Time {
+		s.waitRunning(2, 30*time.Second)
+		s.sim.kill()
+		time.Sleep(envDuration("SLUICE_FAULT_BEDROCK_DOWN", 20*time.Second))
+		s.startSim()
+		return time.Now()
+	})
 }
 
 // The simulator forgets every session it issued (a Bedrock-side reset):
@@ -155,18 +135,15 @@ func TestDrillBedrockDown(t *testing.T) {
 func TestDrillSessionsForgotten(t *testing.T) {
 	pending(t, "the Credentials verdict wired into the pool (issue 10 item 3): the worker keeps refused credentials and the jobs fail")
 	s := newStack(t, stackOptions{})
-	l := s.submit("sessions-forgotten", jobsPerDrill, 3*time.Second)
-	s.waitRunning(2, 30*time.Second)
-	resp, err := http.Post(s.simURL+"/_sim/forget-sessions", "application/json", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	forgot := time.Now()
-	bound := 30 * time.Second
-	states, took := s.settle(forgot, bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	check(t, s.count(l, states, took, bound), false)
+	s.drill("sessions-forgotten", 3*time.Second, 30*time.Second, func(*load) time.Time {
+		s.waitRunning(2, 30*time.Second)
+		resp, err := http.Post(s.simURL+"/_sim/forget-sessions", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return time.Now()
+	})
 }
 
 // 200 sync callers hang up after 10 to 400 ms, some during the insert. No
@@ -236,7 +213,7 @@ func TestDrillSyncCallersHangUp(t *testing.T) {
 	if errs := errorLines(s.apiLogPth); len(errs) > 0 {
 		t.Errorf("the api logged %d lines at ERROR, e.g. %s", len(errs), errs[0])
 	}
-	check(t, f, false)
+	check(t, f)
 }
 
 // errorLines are a text log's lines at level ERROR.
@@ -259,8 +236,17 @@ func TestDrillHostileInput(t *testing.T) {
 		return []byte(`{"model":"claude-sonnet","messages":[{"role":"user","content":"` + content + `"}]}`)
 	}
 	ncut := s.drips(t, chat("slow"))
-	l := s.submit("hostile", jobsPerDrill, 3*time.Second)
+	var refused int
+	s.drill("hostile", 3*time.Second, 30*time.Second, func(*load) time.Time {
+		refused = s.hostileCorpus(t, chat)
+		return time.Now()
+	})
+	t.Logf("%d hostile requests refused with a 4xx; %d of 100 dripping bodies cut with 408", refused, ncut)
+}
 
+// hostileCorpus sends requests no client should, and answers how many were
+// refused with a 4xx OpenAI error (each must be).
+func (s *stack) hostileCorpus(t *testing.T, chat func(string) []byte) int {
 	type req struct {
 		method, path string
 		body         []byte
@@ -343,14 +329,7 @@ func TestDrillHostileInput(t *testing.T) {
 		refused++
 	}
 
-	t.Logf("%d hostile requests refused with a 4xx; %d of 100 dripping bodies cut with 408", refused, ncut)
-
-	bound := 30 * time.Second
-	states, took := s.settle(time.Now(), bound, jobsPerDrill)
-	l.finish(10 * time.Second)
-	f := s.count(l, states, took, bound)
-	f.Note = fmt.Sprintf("%d hostile requests, all 4xx", refused)
-	check(t, f, false)
+	return refused
 }
 
 // drips sends 100 bodies that drip a byte every 500 ms: each is cut with a
