@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluice-broker/sluice/internal/admission"
@@ -50,7 +51,8 @@ func run() error {
 
 	hub := jobs.NewHub(deps.Store, deps.ListenConn, deps.Log)
 	srv := &api.Server{Config: deps.Config, Store: deps.Store, Hub: hub, Queue: deps.Queues, Log: deps.Log, SyncTimeout: deps.Config.Env.SyncTimeout,
-		Keys: apikey.NewStore(deps.Pool), Guard: webhook.NewGuard(deps.Config.Env.WebhookAllowPrivate)}
+		Keys: apikey.NewStore(deps.Pool), Guard: webhook.NewGuard(deps.Config.Env.WebhookAllowPrivate),
+		BodyTimeout: deps.Config.Env.BodyTimeout, UploadTimeout: deps.Config.Env.UploadTimeout}
 	if deps.Config.Env.Admission {
 		srv.Admission = &admission.Controller{DB: deps.Pool, Store: deps.Store, Config: deps.Config, Log: deps.Log}
 	}
@@ -65,7 +67,11 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", deps.Config.Env.ListenAddr, err)
 	}
-	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// At most MaxConnections connections at once: more wait in the kernel's
+	// accept queue. No ReadTimeout: it would cancel the context of a sync
+	// caller's long wait; the body deadline is set per request instead.
+	ln = netutil.LimitListener(ln, deps.Config.Env.MaxConnections)
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })

@@ -14,7 +14,6 @@ import (
 	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
-	"github.com/sluice-broker/sluice/internal/queue"
 )
 
 func (s *Server) listModels(c echo.Context) error {
@@ -53,6 +52,13 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	maxTokens := 0
+	if in.InferenceConfig != nil {
+		maxTokens = int(aws.ToInt32(in.InferenceConfig.MaxTokens))
+	}
+	if oerr := s.fitsBudget(req.Model, len(body), maxTokens); oerr != nil {
+		return oerr
+	}
 	sub, oerr := s.submission(c, body)
 	if oerr != nil {
 		return oerr
@@ -69,13 +75,15 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	// idempotency key, or from its callback) does not cancel it by hanging up.
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body,
-		Deadline: p.deadline, Cost: estimateCost(body, int(aws.ToInt32(in.InferenceConfig.MaxTokens))), Weight: weight(c)}
+		Deadline: p.deadline, Cost: estimateCost(body, maxTokens), Weight: weight(c)}
 	if !sub.async {
 		if err := s.admit(c, job, p); err != nil {
 			return err
 		}
 	}
-	first, err := s.Store.Submit(r.Context(), job, sub.Submission)
+	sctx, scancel := s.submitContext(c)
+	defer scancel()
+	first, err := s.Store.Submit(sctx, job, sub.Submission)
 	if err != nil {
 		return submitError(job, sub, err)
 	}
@@ -92,7 +100,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		}
 		return s.awaitResult(c, first, p)
 	}
-	s.enqueue(c, job)
+	s.enqueue(sctx, job)
 	if sub.async {
 		return accepted(c, job, false)
 	}
@@ -100,18 +108,6 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		return s.streamResult(c, job, p) // stream.go
 	}
 	return s.awaitResult(c, job, p)
-}
-
-// enqueue sends the job's token; the job is safe in the table whatever
-// happens here, and the worker's janitor sends what the api could not.
-func (s *Server) enqueue(c echo.Context, job *jobs.Job) {
-	ctx := c.Request().Context()
-	log := s.Log.With("job", job.ID, "model", job.Model)
-	if err := s.Queue.Send(ctx, queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
-		log.WarnContext(ctx, "enqueue failed; the janitor will send it", "err", err)
-	} else if err := s.Store.MarkEnqueued(ctx, job.ID); err != nil {
-		log.WarnContext(ctx, "mark enqueued", "err", err)
-	}
 }
 
 // awaitResult holds a sync caller until its job ends. A caller that hangs up

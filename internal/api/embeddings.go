@@ -34,6 +34,10 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// An embedding's budget charges its input only.
+	if oerr := s.fitsBudget(req.Model, len(body), 0); oerr != nil {
+		return oerr
+	}
 	p, oerr := s.plan(c, false)
 	if oerr != nil {
 		return oerr
@@ -43,9 +47,11 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err := s.admit(c, job, p); err != nil {
 		return err
 	}
-	if err := s.Store.Insert(r.Context(), job); err != nil {
+	sctx, scancel := s.submitContext(c)
+	defer scancel()
+	if err := s.Store.Insert(sctx, job); err != nil {
 		return fmt.Errorf("accept embeddings: %w", err)
 	}
-	s.enqueue(c, job)
+	s.enqueue(sctx, job)
 	return s.awaitResult(c, job, p)
 }

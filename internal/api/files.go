@@ -82,6 +82,11 @@ func (s *Server) createFile(c echo.Context) error {
 			if filename == "" {
 				filename = "file"
 			}
+			if !openai.ValidText(filename) {
+				// Refused rather than repaired: the name is the caller's, and
+				// a changed one would not match what it lists later.
+				return openai.InvalidRequest("file", "The file name contains a NUL character or invalid UTF-8; name the file in UTF-8.").WithCode("invalid_encoding")
+			}
 			if up, err = s.Files.Begin(ctx, tenant(c), filename); err != nil {
 				return err
 			}
@@ -154,6 +159,9 @@ func formValue(r io.Reader) (string, error) {
 }
 
 func formError(err error, limit int64) error {
+	if openai.IsReadTimeout(err) {
+		return openai.BodyTimeout()
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return tooLarge(limit)

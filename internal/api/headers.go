@@ -21,10 +21,6 @@ const (
 	HeaderShouldRetry = "X-Should-Retry"
 	// HeaderJobID names the job behind a response, where there is one.
 	HeaderJobID = "X-Sluice-Job-Id"
-	// retryAfterSeconds is the Retry-After of a 503: long enough for a
-	// dependency's blip (a database failover, an SQS hiccup) to pass, short
-	// enough that a caller barely notices.
-	retryAfterSeconds = "2"
 )
 
 // responseHeaders sets, just before the status line goes out, the headers

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-broker/sluice/internal/admission"
@@ -60,6 +59,10 @@ type Server struct {
 	// Admission refuses at once, with 429 and Retry-After, the sync requests
 	// the queue cannot answer before their stated deadline; nil admits all.
 	Admission *admission.Controller
+	// BodyTimeout and UploadTimeout bound how long a request body (a file
+	// upload) may take to arrive; SubmitTimeout bounds a new job's insert and
+	// send. 0: the Default… constants (harden.go).
+	BodyTimeout, UploadTimeout, SubmitTimeout time.Duration
 }
 
 // Handler builds the HTTP routes.
@@ -67,7 +70,8 @@ func (s *Server) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(middleware.Recover())
+	e.Pre(checkRequestText)
+	e.Use(s.recoverPanics())
 	e.Use(s.responseHeaders) // headers.go
 	e.Use(s.logRequests)
 
@@ -101,7 +105,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/batches", s.listBatches)
 	v1.GET("/batches/:id", s.getBatch)
 	v1.POST("/batches/:id/cancel", s.cancelBatch)
-	return e
+	return s.withBodyDeadline(e)
 }
 
 type tenantKey struct{}
@@ -159,12 +163,24 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if he.Code >= 500 {
 			oe.Type = "server_error"
 		}
+	case clientGone(c):
+		// The caller hung up; whatever failed after that is no fault to alert on.
+		s.Log.InfoContext(c.Request().Context(), "client closed the connection", "method", c.Request().Method, "path", c.Path(), "err", err)
+		// 499, nginx's "client closed request": nobody reads it, and it keeps
+		// hang-ups out of the 5xx figures.
+		oe = &openai.Error{Status: 499, Type: "invalid_request_error", Message: "The client closed the connection."}
+	case dbUnavailable(err):
+		s.Log.WarnContext(c.Request().Context(), "database unavailable", "method", c.Request().Method, "path", c.Path(), "err", err)
+		oe = openai.Unavailable("The service is briefly unavailable (its database cannot be reached); retry shortly.")
 	default:
 		s.Log.ErrorContext(c.Request().Context(), "request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
 		oe = openai.ServerError("The server had an error while processing your request.")
 	}
+	if oe.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", retryAfterSeconds)
+	}
 	if err := c.JSON(oe.Status, openai.ErrorBody{Error: oe}); err != nil {
-		s.Log.WarnContext(c.Request().Context(), "write error response", "err", err)
+		s.Log.DebugContext(c.Request().Context(), "write error response", "err", err)
 	}
 }
 

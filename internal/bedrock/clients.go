@@ -57,6 +57,20 @@ func NewClient(base aws.Config, acct config.Account, ep Endpoints) *bedrockrunti
 	})
 }
 
+// InvalidateCredentials drops the cached credentials of a client NewClient
+// built, so that its next call assumes the account's role again. Call it on
+// the Credentials verdict: after a Bedrock-side reset the cache would
+// otherwise keep refused credentials until ~5 minutes before they expire.
+// It reports whether there was a cache to drop (an account without a role
+// uses the process's own credentials, which the SDK refreshes itself).
+func InvalidateCredentials(c *bedrockruntime.Client) bool {
+	cache, ok := c.Options().Credentials.(*aws.CredentialsCache)
+	if ok {
+		cache.Invalidate()
+	}
+	return ok
+}
+
 // LoadBase loads the process's AWS configuration once.
 func LoadBase(ctx context.Context, region string) (aws.Config, error) {
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))

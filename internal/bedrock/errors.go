@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-broker/sluice/internal/openai"
@@ -23,6 +24,12 @@ const (
 	Retryable
 	// Permanent: retrying cannot help. The job fails with Error.
 	Permanent
+	// Credentials: the account's credentials were refused (a session Bedrock
+	// no longer knows, an expired token, a bad signature) or could not be
+	// obtained. Not the job's fault: drop the account's cached credentials
+	// (Client.InvalidateCredentials), assume the role again and retry, without
+	// costing the job an attempt.
+	Credentials
 )
 
 func (v Verdict) String() string {
@@ -33,6 +40,8 @@ func (v Verdict) String() string {
 		return "retryable"
 	case Permanent:
 		return "permanent"
+	case Credentials:
+		return "credentials"
 	}
 	return fmt.Sprintf("Verdict(%d)", int(v))
 }
@@ -48,6 +57,13 @@ type Classified struct {
 // Classify reads a Bedrock Runtime error. Codes are compared without case:
 // in-stream exceptions arrive as throttlingException.
 func Classify(err error) Classified {
+	// Checked first: a failed AssumeRole carries STS's own API error, which
+	// says nothing about the request.
+	var signing *v4.SigningError
+	if errors.As(err, &signing) {
+		return Classified{Credentials, "CredentialsUnavailable", &openai.Error{Status: 502, Type: "server_error",
+			Message: "The broker could not obtain credentials for its Bedrock account: " + err.Error()}}
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		code := api.ErrorCode()
@@ -59,7 +75,11 @@ func Classify(err error) Classified {
 			return Classified{Retryable, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("Bedrock %s: %s", code, msg)}}
 		case "validationexception":
 			return Classified{Permanent, code, openai.InvalidRequest("", "Bedrock rejected the request: %s", msg)}
-		case "accessdeniedexception", "unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception":
+		case "unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", "missingauthenticationtokenexception",
+			"invalidclienttokenid", "expiredtoken", "signaturedoesnotmatch", "requestexpired":
+			return Classified{Credentials, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The broker's Bedrock account credentials were refused (%s): %s", code, msg)}}
+		case "accessdeniedexception":
+			// IAM said no to a known identity: a policy, not a stale session.
 			return Classified{Permanent, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The broker's Bedrock account was refused (%s): %s", code, msg)}}
 		case "resourcenotfoundexception":
 			return Classified{Permanent, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The Bedrock model behind this alias was not found (%s): %s", code, msg)}}

@@ -76,6 +76,15 @@ func (cs *credentialStore) issue(p principal, d time.Duration, now time.Time) (k
 	return keyID, cred
 }
 
+// forget drops every issued credential and answers how many there were.
+func (cs *credentialStore) forget() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := len(cs.issued)
+	clear(cs.issued)
+	return n
+}
+
 // authFailure is why a request was not authenticated; each protocol names
 // these differently (see bedrockError and stsError).
 type authFailure struct {

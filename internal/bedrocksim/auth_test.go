@@ -217,3 +217,36 @@ func TestExpiredCredentialsAndBaseIdentity(t *testing.T) {
 		t.Errorf("base identity %s %s", aws.ToString(id.Account), aws.ToString(id.Arn))
 	}
 }
+
+// Forgetting issued sessions (a Bedrock-side reset) refuses the cached
+// credentials with UnrecognizedClientException; a fresh AssumeRole works.
+func TestForgetSessions(t *testing.T) {
+	_, url := newSim(t, twoAccounts())
+	ctx := ctxTimeout(t)
+	roleARN := "arn:aws:iam::" + roleAccount + ":role/sluice-bedrock"
+	creds := assumeRole(url, roleARN, "ext-222").(*aws.CredentialsCache)
+	client := bedrockClient(url, awsConfig(creds))
+	if _, err := client.Converse(ctx, converseInput(sonnet, 10, userText("before"))); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url+"/_sim/forget-sessions", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("forget-sessions: %s", resp.Status)
+	}
+	_, err = client.Converse(ctx, converseInput(sonnet, 10, userText("forgotten")))
+	if code := errorCode(err); code != "UnrecognizedClientException" {
+		t.Fatalf("forgotten session: err = %v, want UnrecognizedClientException", err)
+	}
+	creds.Invalidate()
+	if _, err := client.Converse(ctx, converseInput(sonnet, 10, userText("assumed again"))); err != nil {
+		t.Fatalf("after assuming the role again: %v", err)
+	}
+	// The base credential is not a session: it still works.
+	if _, err := stsClient(url, awsConfig(baseCreds())).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatalf("base credential after forgetting sessions: %v", err)
+	}
+}

@@ -55,6 +55,11 @@
 //     count against default_account (denied if there is none).
 //   - GET /_sim/stats returns Stats as JSON; POST /_sim/reset clears
 //     counters, fail_times memory, and refills buckets.
+//   - POST /_sim/forget-sessions forgets every credential AssumeRole issued,
+//     as a Bedrock-side reset would: calls signed with them get
+//     UnrecognizedClientException until the caller assumes its role again.
+//   - Each call's log line carries its requestMetadata, so a test can count
+//     the calls that served one request.
 //
 // # Output and latency
 //

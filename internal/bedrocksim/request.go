@@ -16,6 +16,9 @@ type converseRequest struct {
 	ToolConfig      *toolConfig      `json:"toolConfig"`
 	OutputConfig    *outputConfig    `json:"outputConfig"`
 	ServiceTier     *serviceTier     `json:"serviceTier"`
+	// RequestMetadata tags the call in invocation logs; the simulator logs
+	// it with each call, so a test can tell which request a call served.
+	RequestMetadata map[string]string `json:"requestMetadata"`
 }
 
 type serviceTier struct {

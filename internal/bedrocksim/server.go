@@ -51,6 +51,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /{$}", s.handleSTS)
 	s.mux.HandleFunc("GET /_sim/stats", s.handleStats)
 	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)
+	s.mux.HandleFunc("POST /_sim/forget-sessions", s.handleForgetSessions)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, newError("UnknownOperationException", "bedrocksim does not serve %s %s", r.Method, r.URL.Path))
 	})
@@ -72,6 +73,18 @@ func (s *Server) Reset() {
 	s.ledger.reset(time.Now())
 	s.fails.reset()
 	s.cache.reset()
+}
+
+// ForgetSessions forgets every credential AssumeRole issued, as a Bedrock-side
+// reset would (what POST /_sim/forget-sessions does): calls signed with them
+// get UnrecognizedClientException until the caller assumes its role again.
+// The base credential stays valid. It answers how many were forgotten.
+func (s *Server) ForgetSessions() int { return s.creds.forget() }
+
+func (s *Server) handleForgetSessions(w http.ResponseWriter, r *http.Request) {
+	n := s.ForgetSessions()
+	s.log.Info("issued sessions forgotten", "sessions", n)
+	writeJSON(w, http.StatusOK, map[string]int{"forgotten": n})
 }
 
 func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
@@ -228,7 +241,7 @@ func (s *Server) finish(c *call, produced int, outcome string) {
 	s.log.Info("converse", "request_id", c.requestID, "account", c.account, "model", c.modelID,
 		"outcome", outcome, "input_tokens", c.input, "cache_read", c.cacheRead, "cache_write", c.cacheWrite,
 		"output_tokens", produced, "charged", charged, "tier", c.tier,
-		"latency", time.Since(c.started).Round(time.Millisecond))
+		"latency", time.Since(c.started).Round(time.Millisecond), "metadata", c.req.RequestMetadata)
 }
 
 // tokenTime is when token i (0-based) is produced: the first after TTFT,

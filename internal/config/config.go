@@ -128,6 +128,14 @@ type Env struct {
 	// Admission turns on early answers: a sync request whose deadline the
 	// queue cannot meet gets a 429 with Retry-After at once.
 	Admission bool
+	// BodyTimeout and UploadTimeout bound how long the api waits for a request
+	// body (a file upload) to arrive; MaxConnections bounds its open
+	// connections. Slow or numerous clients then cannot pin its goroutines.
+	BodyTimeout, UploadTimeout time.Duration
+	MaxConnections             int
+	// JanitorEvery is how often a worker's janitor sweeps; JanitorGrace how
+	// old a job whose message was never sent must be before it sends it.
+	JanitorEvery, JanitorGrace time.Duration
 }
 
 // webhookSecret is a Standard Webhooks secret: whsec_ and base64 of 24 to 64 bytes.
@@ -336,6 +344,24 @@ func loadEnv() (Env, error) {
 	}
 	if e.Admission, err = parseBool("SLUICE_ADMISSION", true); err != nil {
 		return e, err
+	}
+	if e.BodyTimeout, err = parseDuration("SLUICE_BODY_TIMEOUT", 30*time.Second); err != nil {
+		return e, err
+	}
+	if e.UploadTimeout, err = parseDuration("SLUICE_UPLOAD_TIMEOUT", 10*time.Minute); err != nil {
+		return e, err
+	}
+	if e.JanitorEvery, err = parseDuration("SLUICE_JANITOR_EVERY", 5*time.Second); err != nil {
+		return e, err
+	}
+	if e.JanitorGrace, err = parseDuration("SLUICE_JANITOR_GRACE", 30*time.Second); err != nil {
+		return e, err
+	}
+	e.MaxConnections = 4096
+	if v := os.Getenv("SLUICE_MAX_CONNECTIONS"); v != "" {
+		if e.MaxConnections, err = strconv.Atoi(v); err != nil || e.MaxConnections < 1 {
+			return e, fmt.Errorf("SLUICE_MAX_CONNECTIONS=%q: want a positive integer", v)
+		}
 	}
 	if e.DatabaseURL == "" {
 		return e, fmt.Errorf("DATABASE_URL is not set")

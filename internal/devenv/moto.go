@@ -34,6 +34,17 @@ func StartMoto(ctx context.Context) (*Moto, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startMotoOn(ctx, bin, port)
+}
+
+// Restart stops the server and starts a new one on the same port: every
+// queue is gone, as after a restart of a real SQS endpoint's backing store.
+func (m *Moto) Restart(ctx context.Context) (*Moto, error) {
+	m.Stop()
+	return startMotoOn(ctx, m.cmd.Path, m.port)
+}
+
+func startMotoOn(ctx context.Context, bin string, port int) (*Moto, error) {
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if os.Getenv("SLUICE_MOTO_LOG") != "" {

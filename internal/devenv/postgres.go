@@ -21,6 +21,15 @@ type Postgres struct {
 	port int
 	// asUser is the OS user that owns the cluster; postgres refuses to run as root.
 	asUser string
+	opts   string // postgres options, kept for Restart
+}
+
+// PostgresOptions shape a cluster.
+type PostgresOptions struct {
+	// Durable keeps fsync, synchronous_commit and full_page_writes on, as in
+	// production, so a crash (Restart) loses nothing committed. Off by
+	// default: test clusters are disposable and faster without.
+	Durable bool
 }
 
 // URL is the connection string for database name db.
@@ -31,6 +40,11 @@ func (p *Postgres) URL(db string) string {
 // StartPostgres creates a cluster in a new temporary directory and starts it on
 // a free loopback port. Stop it with Stop.
 func StartPostgres(ctx context.Context) (*Postgres, error) {
+	return StartPostgresWith(ctx, PostgresOptions{})
+}
+
+// StartPostgresWith is StartPostgres with options.
+func StartPostgresWith(ctx context.Context, o PostgresOptions) (*Postgres, error) {
 	initdb, err := findPGBinary("initdb")
 	if err != nil {
 		return nil, err
@@ -64,13 +78,45 @@ func StartPostgres(ctx context.Context) (*Postgres, error) {
 	p.port = port
 	// fsync off and a socket in our own directory: the cluster is disposable and
 	// /var/run/postgresql may not exist or be writable.
-	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
-	if out, err := p.run(ctx, pgctl, "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "30", "start"); err != nil {
+	p.opts = fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c max_connections=300", port, dir)
+	if o.Durable {
+		p.opts += " -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+	} else {
+		p.opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	}
+	if out, err := p.start(ctx, pgctl); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("pg_ctl start on port %d: %w\n%s\n%s", port, err, out, log)
 	}
 	return p, nil
+}
+
+func (p *Postgres) start(ctx context.Context, pgctl string) ([]byte, error) {
+	return p.run(ctx, pgctl, "-D", filepath.Join(p.dir, "data"), "-o", p.opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "30", "start")
+}
+
+// Restart stops the cluster at once, as a crash would (immediate mode: no
+// checkpoint, clients cut off, recovery from the WAL at start), keeps it down
+// for down, and starts it again on the same port.
+func (p *Postgres) Restart(ctx context.Context, down time.Duration) error {
+	pgctl, err := findPGBinary("pg_ctl")
+	if err != nil {
+		return err
+	}
+	if out, err := p.run(ctx, pgctl, "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %w\n%s", err, out)
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	if out, err := p.start(ctx, pgctl); err != nil {
+		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+		return fmt.Errorf("pg_ctl start after an immediate stop: %w\n%s\n%s", err, out, log)
+	}
+	return nil
 }
 
 // Stop shuts the cluster down and removes its files.

@@ -183,7 +183,7 @@ func (s *Stack) start(ctx context.Context, out io.Writer, name string, args, env
 	// the children in order (api first, so callers get answers).
 	// Pdeathsig: if devstack itself is killed, the children go too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = append(CleanEnv(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -260,8 +260,9 @@ func prefixLines(out io.Writer, name string, r io.Reader) {
 	io.Copy(io.Discard, r)
 }
 
-// cleanEnv drops AWS settings that would point the children at a real account.
-func cleanEnv() []string {
+// CleanEnv is this process's environment without the AWS and sluice settings
+// that would point children at a real account or another stack.
+func CleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")

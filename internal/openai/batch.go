@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 )
@@ -45,7 +46,11 @@ type CreateBatchRequest struct {
 // DecodeCreateBatchRequest parses and checks the body of POST /v1/batches;
 // unknown fields are refused, as for chat completions.
 func DecodeCreateBatchRequest(r io.Reader) (*CreateBatchRequest, *Error) {
-	dec := json.NewDecoder(r)
+	body, oerr := readBody(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req CreateBatchRequest
 	if err := dec.Decode(&req); err != nil {

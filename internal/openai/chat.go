@@ -326,7 +326,11 @@ type List[T any] struct {
 // Messages are decoded one by one, so that a refusal names the JSON path of
 // the field it refuses (messages[1].audio), as OpenAI's own errors do.
 func DecodeChatCompletionRequest(r io.Reader) (*ChatCompletionRequest, *Error) {
-	dec := json.NewDecoder(r)
+	body, oerr := readBody(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	type plain ChatCompletionRequest // without the messages, decoded below
 	var req ChatCompletionRequest
@@ -413,6 +417,9 @@ func decodeError(err error) *Error {
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := prefix + strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return InvalidRequest(field, "Unrecognized request argument supplied: %s", field)
+	}
+	if IsReadTimeout(err) {
+		return BodyTimeout()
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

@@ -78,7 +78,11 @@ func (in EmbeddingInput) MarshalJSON() ([]byte, error) {
 // DecodeEmbeddingRequest parses and checks a request body; unknown fields
 // are refused, as for chat completions.
 func DecodeEmbeddingRequest(r io.Reader) (*EmbeddingRequest, *Error) {
-	dec := json.NewDecoder(r)
+	body, oerr := readBody(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var req EmbeddingRequest
 	if err := dec.Decode(&req); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/aws/smithy-go"
 )
 
 // Priority names one of an alias's two queues.
@@ -65,13 +66,24 @@ type Queues struct {
 	// MaxReceiveCount is the redrive policy of queues this process creates.
 	MaxReceiveCount int
 
-	mu   sync.RWMutex
-	urls map[string]string // queue name -> URL
+	mu      sync.RWMutex
+	urls    map[string]string // queue name -> URL
+	creates bool              // this process creates missing queues (Resolve with create)
+	lost    map[string]*outage
+	epochs  map[string]int // queue name -> times it was found missing and re-resolved
+}
+
+// outage is the backoff state of a queue found missing.
+type outage struct {
+	failures int
+	next     time.Time
+	last     error
 }
 
 // New wraps an SQS client. Build the client once per process.
 func New(client *sqs.Client, prefix string) *Queues {
-	return &Queues{client: client, prefix: prefix, MaxReceiveCount: DefaultMaxReceiveCount, urls: map[string]string{}}
+	return &Queues{client: client, prefix: prefix, MaxReceiveCount: DefaultMaxReceiveCount, urls: map[string]string{},
+		lost: map[string]*outage{}, epochs: map[string]int{}}
 }
 
 // Name is the queue name for an alias and priority. SQS names allow letters,
@@ -85,7 +97,15 @@ func DLQName(name string) string { return name + "-dlq" }
 
 // Resolve looks up the URLs of both queues of every alias, creating missing
 // queues (with their DLQs) when create is set.
+//
+// A process that resolves with create also recreates queues that vanish
+// later (deleted, or an SQS server restarted): see do.
 func (q *Queues) Resolve(ctx context.Context, aliases []string, create bool) error {
+	if create {
+		q.mu.Lock()
+		q.creates = true
+		q.mu.Unlock()
+	}
 	for _, alias := range aliases {
 		for _, p := range []Priority{Interactive, Batch} {
 			name := q.Name(alias, p)
@@ -130,11 +150,7 @@ func (q *Queues) create(ctx context.Context, name string) (string, error) {
 		string(types.QueueAttributeNameMessageRetentionPeriod): strconv.Itoa(int(retention.Seconds())),
 	}
 	if !strings.HasSuffix(name, "-dlq") {
-		dlqURL, err := q.resolve(ctx, DLQName(name), true)
-		if err != nil {
-			return "", err
-		}
-		arn, err := q.arn(ctx, dlqURL)
+		arn, err := q.dlqARN(ctx, DLQName(name))
 		if err != nil {
 			return "", err
 		}
@@ -148,6 +164,24 @@ func (q *Queues) create(ctx context.Context, name string) (string, error) {
 	return aws.ToString(out.QueueUrl), nil
 }
 
+// dlqARN resolves (creating it if need be) a dead-letter queue and reads its
+// ARN. A cached URL may name a queue that has since vanished with its main
+// queue: it is then looked up afresh once.
+func (q *Queues) dlqARN(ctx context.Context, name string) (string, error) {
+	for try := 0; ; try++ {
+		url, err := q.resolve(ctx, name, true)
+		if err != nil {
+			return "", err
+		}
+		arn, err := q.arn(ctx, url)
+		if err != nil && isNotExist(err) && try == 0 {
+			q.forget(name)
+			continue
+		}
+		return arn, err
+	}
+}
+
 func (q *Queues) arn(ctx context.Context, url string) (string, error) {
 	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameQueueArn},
@@ -158,22 +192,141 @@ func (q *Queues) arn(ctx context.Context, url string) (string, error) {
 	return out.Attributes[string(types.QueueAttributeNameQueueArn)], nil
 }
 
+// isNotExist reports whether SQS said the queue does not exist. The SDK types
+// the error as QueueDoesNotExist for the JSON protocol; the query protocol's
+// code is AWS.SimpleQueueService.NonExistentQueue.
 func isNotExist(err error) bool {
 	var notExist *types.QueueDoesNotExist
-	return errors.As(err, &notExist)
+	if errors.As(err, &notExist) {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", "NonExistentQueue":
+			return true
+		}
+	}
+	return false
+}
+
+// IsNotExist reports whether err says a queue does not exist (now).
+func IsNotExist(err error) bool { return isNotExist(err) }
+
+// forget drops a queue's cached URL, so the next use looks it up again.
+func (q *Queues) forget(name string) {
+	q.mu.Lock()
+	delete(q.urls, name)
+	q.mu.Unlock()
+}
+
+// Backoff of re-resolving a vanished queue: each failed attempt doubles the
+// wait before the next, from minBackoff up to maxBackoff. Calls made during
+// the wait fail at once with the last error instead of hammering SQS.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// do runs op against the URL of queue name. When SQS says the queue does not
+// exist, the cached URL is dropped and the queue looked up again (and
+// recreated, in a process that creates queues), with backoff; op is then
+// retried once. A queue found again after it vanished bumps its epoch, which
+// tells the janitor its messages may be lost.
+func (q *Queues) do(ctx context.Context, name string, op func(url string) error) error {
+	url, err := q.recover(ctx, name)
+	if err != nil {
+		return err
+	}
+	err = op(url)
+	if err == nil || !isNotExist(err) {
+		return err
+	}
+	q.forget(name)
+	q.mu.Lock()
+	if q.lost[name] == nil {
+		q.lost[name] = &outage{}
+	}
+	q.mu.Unlock()
+	if url, err = q.recover(ctx, name); err != nil {
+		return err
+	}
+	return op(url)
+}
+
+// recover resolves name, honouring the backoff of a queue found missing.
+func (q *Queues) recover(ctx context.Context, name string) (string, error) {
+	q.mu.RLock()
+	o, create := q.lost[name], q.creates
+	q.mu.RUnlock()
+	if o == nil {
+		return q.resolve(ctx, name, create)
+	}
+	q.mu.Lock()
+	if wait := time.Until(o.next); wait > 0 && o.last != nil {
+		err := o.last
+		q.mu.Unlock()
+		return "", fmt.Errorf("queue %s is missing; next look-up in %s: %w", name, wait.Round(time.Millisecond), err)
+	}
+	q.mu.Unlock()
+	url, err := q.resolve(ctx, name, create)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
+		o.failures++
+		o.last = err
+		o.next = time.Now().Add(min(minBackoff<<min(o.failures-1, 10), maxBackoff))
+		return "", err
+	}
+	delete(q.lost, name)
+	q.epochs[name]++
+	return url, nil
+}
+
+// Epoch counts how often this process found queue name (see Name and
+// DLQName) missing and then usable again. Messages sent before a change may
+// be gone with the old queue.
+func (q *Queues) Epoch(name string) int {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return q.epochs[name]
+}
+
+// CreatedAt is when SQS created the queue of an alias and priority. A change
+// means the queue was deleted and created again, by any process, and the
+// messages of the old one are gone.
+func (q *Queues) CreatedAt(ctx context.Context, alias string, p Priority) (time.Time, error) {
+	name := q.Name(alias, p)
+	var created time.Time
+	err := q.do(ctx, name, func(url string) error {
+		out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(url), AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameCreatedTimestamp},
+		})
+		if err != nil {
+			return fmt.Errorf("creation time of %s: %w", name, err)
+		}
+		// Whole seconds on AWS; moto adds a fraction.
+		raw := out.Attributes[string(types.QueueAttributeNameCreatedTimestamp)]
+		secs, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("creation time of %s: %q is not a Unix time", name, raw)
+		}
+		created = time.UnixMilli(int64(secs * 1000))
+		return nil
+	})
+	return created, err
 }
 
 // Send enqueues one job.
 func (q *Queues) Send(ctx context.Context, p Priority, b Body) error {
-	url, err := q.resolve(ctx, q.Name(b.Model, p), false)
-	if err != nil {
-		return err
-	}
+	name := q.Name(b.Model, p)
 	raw, _ := json.Marshal(b)
-	if _, err := q.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(raw))}); err != nil {
-		return fmt.Errorf("send job %s to %s: %w", b.JobID, q.Name(b.Model, p), err)
-	}
-	return nil
+	return q.do(ctx, name, func(url string) error {
+		if _, err := q.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(url), MessageBody: aws.String(string(raw))}); err != nil {
+			return fmt.Errorf("send job %s to %s: %w", b.JobID, name, err)
+		}
+		return nil
+	})
 }
 
 // MaxBatch is the most messages one SendMessageBatch call carries.
@@ -191,10 +344,6 @@ func (q *Queues) SendBatch(ctx context.Context, p Priority, bodies []Body) (refu
 		return nil, fmt.Errorf("send %d jobs in one batch: SQS takes at most %d", len(bodies), MaxBatch)
 	}
 	model := bodies[0].Model
-	url, err := q.resolve(ctx, q.Name(model, p), false)
-	if err != nil {
-		return nil, err
-	}
 	entries := make([]types.SendMessageBatchRequestEntry, len(bodies))
 	for i, b := range bodies {
 		if b.Model != model {
@@ -203,7 +352,11 @@ func (q *Queues) SendBatch(ctx context.Context, p Priority, bodies []Body) (refu
 		raw, _ := json.Marshal(b)
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(raw))}
 	}
-	out, err := q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+	var out *sqs.SendMessageBatchOutput
+	err = q.do(ctx, q.Name(model, p), func(url string) (err error) {
+		out, err = q.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(url), Entries: entries})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("send %d jobs to %s: %w", len(bodies), q.Name(model, p), err)
 	}
@@ -229,15 +382,17 @@ func (q *Queues) ReceiveDead(ctx context.Context, alias string, p Priority, n in
 }
 
 func (q *Queues) receive(ctx context.Context, name string, p Priority, n int, wait time.Duration) ([]Message, error) {
-	url, err := q.resolve(ctx, name, false)
-	if err != nil {
-		return nil, err
-	}
-	out, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
-		QueueUrl:                    aws.String(url),
-		MaxNumberOfMessages:         int32(min(max(n, 1), 10)),
-		WaitTimeSeconds:             int32(min(wait/time.Second, 20)),
-		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+	var out *sqs.ReceiveMessageOutput
+	var url string
+	err := q.do(ctx, name, func(u string) (err error) {
+		url = u
+		out, err = q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
+			QueueUrl:                    aws.String(url),
+			MaxNumberOfMessages:         int32(min(max(n, 1), 10)),
+			WaitTimeSeconds:             int32(min(wait/time.Second, 20)),
+			MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("receive from %s: %w", name, err)
@@ -255,9 +410,18 @@ func (q *Queues) receive(ctx context.Context, name string, p Priority, n int, wa
 	return msgs, nil
 }
 
-// Delete removes a handled message.
+// ErrMessageGone says a message's queue vanished with it: there is nothing
+// left to delete or delay. The job row is the truth, and the janitor sends
+// every job still queued for a queue that came back.
+var ErrMessageGone = errors.New("the message's queue no longer exists")
+
+// Delete removes a handled message. A message whose queue vanished is gone
+// already, which is what Delete wanted: that is no error.
 func (q *Queues) Delete(ctx context.Context, m Message) error {
 	_, err := q.client.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(m.queueURL), ReceiptHandle: aws.String(m.ReceiptHandle)})
+	if err != nil && q.vanished(m, err) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("delete message of job %s: %w", m.JobID, err)
 	}
@@ -265,28 +429,55 @@ func (q *Queues) Delete(ctx context.Context, m Message) error {
 }
 
 // Delay makes a message visible again after d (0 returns it at once). The
-// visibility timeout runs from this call and SQS caps it at 12 hours.
+// visibility timeout runs from this call and SQS caps it at 12 hours; d is
+// rounded up to whole seconds, SQS's unit. A message whose queue vanished
+// answers ErrMessageGone.
 func (q *Queues) Delay(ctx context.Context, m Message, d time.Duration) error {
 	_, err := q.client.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
-		QueueUrl: aws.String(m.queueURL), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: int32(d / time.Second),
+		QueueUrl: aws.String(m.queueURL), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: int32((d + time.Second - 1) / time.Second),
 	})
+	if err != nil && q.vanished(m, err) {
+		return fmt.Errorf("change visibility of job %s's message: %w", m.JobID, ErrMessageGone)
+	}
 	if err != nil {
 		return fmt.Errorf("change visibility of job %s's message: %w", m.JobID, err)
 	}
 	return nil
 }
 
+// vanished reports whether err says m's queue is gone, and if so marks the
+// queue for re-resolution: its receipt handles died with it, so the call is
+// not retried on the new queue.
+func (q *Queues) vanished(m Message, err error) bool {
+	if !isNotExist(err) {
+		return false
+	}
+	name := q.Name(m.Model, m.Priority)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for n, url := range q.urls {
+		if url == m.queueURL {
+			name = n
+		}
+	}
+	delete(q.urls, name)
+	if q.lost[name] == nil {
+		q.lost[name] = &outage{}
+	}
+	return true
+}
+
 // Depth is the approximate number of visible and in-flight messages.
 func (q *Queues) Depth(ctx context.Context, alias string, p Priority) (visible, inFlight int, err error) {
-	url, err := q.resolve(ctx, q.Name(alias, p), false)
-	if err != nil {
-		return 0, 0, err
-	}
-	out, err := q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
+	var out *sqs.GetQueueAttributesOutput
+	err = q.do(ctx, q.Name(alias, p), func(url string) (err error) {
+		out, err = q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+			QueueUrl: aws.String(url),
+			AttributeNames: []types.QueueAttributeName{
+				types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+			},
+		})
+		return err
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("depth of %s: %w", q.Name(alias, p), err)

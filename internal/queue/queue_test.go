@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-
 	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/internal/testenv"
 )
@@ -16,8 +13,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 func newQueues(t *testing.T) *queue.Queues {
 	t.Helper()
-	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	return queue.New(queue.NewClient(cfg, testenv.SQSEndpoint(t)), testenv.QueuePrefix(t))
+	return queue.New(sqsClient(t), testenv.QueuePrefix(t))
 }
 
 func TestSendReceiveDelete(t *testing.T) {

@@ -92,6 +92,8 @@ type Options struct {
 	// Batches adjusts the api's batch runner, after the test default of
 	// polling every 100 ms.
 	Batches func(*batch.Runner)
+	// API adjusts the api server before it starts.
+	API func(*api.Server)
 }
 
 // WebhookSecret signs the callbacks of master-key jobs in a test stack.
@@ -223,6 +225,9 @@ func Start(t testing.TB, o Options) *Stack {
 		admissionDone := make(chan struct{})
 		go func() { defer close(admissionDone); srv.Admission.Run(actx) }()
 		s.onStop(func() { acancel(); <-admissionDone })
+	}
+	if o.API != nil {
+		o.API(srv)
 	}
 	apiSrv := httptest.NewServer(srv.Handler())
 	s.URL = apiSrv.URL

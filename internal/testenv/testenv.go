@@ -34,8 +34,13 @@ var (
 	seq      atomic.Int64
 )
 
-// Main runs a package's tests and stops what they started.
-func Main(m *testing.M) {
+// Main runs a package's tests, stops what they started, and then fails the
+// run if the tests left goroutines behind (see CheckLeaks).
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit: it answers the exit code, for a TestMain
+// with work of its own after the tests.
+func Run(m *testing.M) int {
 	code := m.Run()
 	mu.Lock()
 	if pg != nil {
@@ -45,7 +50,10 @@ func Main(m *testing.M) {
 		moto.Stop()
 	}
 	mu.Unlock()
-	os.Exit(code)
+	if code == 0 {
+		code = CheckLeaks()
+	}
+	return code
 }
 
 func admin(t testing.TB) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/sluice-broker/sluice/internal/jobs"
@@ -25,6 +26,9 @@ type Janitor struct {
 	// Every is the sweep interval; Grace is how old an unsent job must be
 	// before the janitor sends it (the api normally does so within milliseconds).
 	Every, Grace time.Duration
+
+	// created is each queue's creation time when last swept (see resendLost).
+	created map[queue.Priority]map[string]time.Time
 }
 
 // Run sweeps until ctx ends.
@@ -71,6 +75,7 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	}
 	for _, alias := range j.Aliases {
 		for _, p := range []queue.Priority{queue.Interactive, queue.Batch} {
+			j.resendLost(ctx, alias, p)
 			j.drainDead(ctx, alias, p)
 			metricQueueDepth.WithLabelValues(alias, string(p)).Set(0)
 			metricQueueAge.WithLabelValues(alias, string(p)).Set(0)
@@ -108,6 +113,87 @@ func (j *Janitor) requeueLost(ctx context.Context) {
 		}
 		j.Log.InfoContext(ctx, "requeued a job whose worker's lease lapsed", "job", r.ID)
 	}
+}
+
+// lostMargin widens "sent before the queue was created" by the clock skew
+// between Postgres and SQS: a job sent just after its queue came back may get
+// a second message, which is harmless because claim is conditional.
+const lostMargin = 2 * time.Second
+
+// resendLost sends a message again for every queued job whose message was
+// sent before its queue was (re)created: a deleted queue, or a restarted SQS
+// server, took that message with it. Reading the queue's creation time also
+// makes a process that creates queues recreate a missing one.
+//
+// A queue seen for the first time is only checked for jobs sent well before
+// it existed (bound: its creation less the margin): right after a queue is
+// first created, every job is sent within the margin, and resending them all
+// would double the first seconds' traffic. A queue whose creation time
+// changed since the last sweep was lost under this janitor's eyes: the bound
+// is then its creation plus the margin. An unchanged queue needs no query.
+func (j *Janitor) resendLost(ctx context.Context, alias string, p queue.Priority) {
+	created, err := j.Queues.CreatedAt(ctx, alias, p)
+	if err != nil {
+		j.Log.WarnContext(ctx, "read queue creation time", "model", alias, "priority", p, "err", err)
+		return
+	}
+	if j.created == nil {
+		j.created = map[queue.Priority]map[string]time.Time{}
+	}
+	if j.created[p] == nil {
+		j.created[p] = map[string]time.Time{}
+	}
+	last, seen := j.created[p][alias]
+	if seen && last.Equal(created) {
+		return
+	}
+	bound := created.Add(-lostMargin)
+	if seen {
+		bound = created.Add(lostMargin)
+	}
+	if j.resendSentBefore(ctx, alias, p, bound, created) {
+		j.created[p][alias] = created
+	}
+}
+
+// resendSentBefore sends again the queued jobs whose message was sent before
+// bound, and reports whether it found them all.
+func (j *Janitor) resendSentBefore(ctx context.Context, alias string, p queue.Priority, bound, created time.Time) bool {
+	sent := 0
+	// At most 10,000 jobs a sweep.
+	complete := false
+	for page := 0; page < 20 && ctx.Err() == nil && !complete; page++ {
+		ids, err := j.Store.SentBefore(ctx, alias, jobs.Priority(p), bound, 500)
+		if err != nil {
+			j.Log.WarnContext(ctx, "list jobs sent to a lost queue", "model", alias, "priority", p, "err", err)
+			return false
+		}
+		complete = len(ids) < 500
+		for chunk := range slices.Chunk(ids, queue.MaxBatch) {
+			bodies := make([]queue.Body, len(chunk))
+			for i, id := range chunk {
+				bodies[i] = queue.Body{JobID: id, Model: alias}
+			}
+			refused, err := j.Queues.SendBatch(ctx, p, bodies)
+			if err != nil {
+				j.Log.WarnContext(ctx, "send jobs again", "model", alias, "priority", p, "err", err)
+				return false
+			}
+			if len(refused) > 0 {
+				j.Log.WarnContext(ctx, "SQS refused jobs sent again; next sweep retries", "model", alias, "priority", p, "refused", len(refused))
+				return false
+			}
+			if err := j.Store.MarkResent(ctx, chunk, bound); err != nil {
+				j.Log.WarnContext(ctx, "mark jobs sent again", "model", alias, "priority", p, "err", err)
+				return false
+			}
+			sent += len(chunk)
+		}
+	}
+	if sent > 0 {
+		j.Log.InfoContext(ctx, "sent jobs again whose messages were lost with their queue", "model", alias, "priority", p, "jobs", sent, "queue_created", created)
+	}
+	return complete
 }
 
 func (j *Janitor) drainDead(ctx context.Context, alias string, p queue.Priority) {

@@ -475,6 +475,13 @@ func (p *Pool) handle(ctx context.Context, prio queue.Priority, job *jobs.Job) {
 			p.finish(ctx, log, job, jobs.Outcome{State: jobs.Failed, Error: c.Error.Record()})
 			return
 		default:
+			if c.Verdict == bedrock.Credentials && p.Check != nil {
+				// Credentials could not be had (STS unreachable): try for new
+				// ones before the next call, like any passing fault.
+				if cerr := p.Check(ctx); cerr != nil {
+					log.InfoContext(ctx, "credentials still unavailable", "err", cerr)
+				}
+			}
 			if failingSince.IsZero() {
 				failingSince = time.Now()
 			}

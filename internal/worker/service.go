@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/jackc/pgx/v5"
@@ -86,7 +85,9 @@ func (s *Service) Run(ctx context.Context) error {
 	if pools == 0 {
 		return fmt.Errorf("no pools to run: SLUICE_ACCOUNTS=%v matches no account in the configuration", cfg.Env.Accounts)
 	}
-	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log, Every: min(5*time.Second, cfg.Env.Lease/3)}
+	// The janitor requeues lapsed leases: it sweeps at least three times a lease.
+	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log,
+		Every: min(cfg.Env.JanitorEvery, cfg.Env.Lease/3), Grace: cfg.Env.JanitorGrace}
 	g.Go(func() error { return janitor.Run(gctx) })
 	// Callbacks are sent from the worker, which already runs the sweeps: the
 	// api only answers requests.
