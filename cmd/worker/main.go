@@ -14,10 +14,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluice-broker/sluice/internal/app"
+	"github.com/sluice-broker/sluice/internal/subcommand"
 	"github.com/sluice-broker/sluice/internal/worker"
 )
 
 func main() {
+	if code, ok := subcommand.Run("worker", os.Args[1:], os.Stdout, os.Stderr); ok { // healthcheck, migrate
+		os.Exit(code)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)

@@ -1,5 +1,5 @@
 // Package app wires a sluice process together: configuration, the database
-// (migrated), the AWS clients (built once), logging and signal handling.
+// (checked against the schema this binary knows, migrated unless told not to), the AWS clients (built once), logging and signal handling.
 package app
 
 import (
@@ -47,7 +47,8 @@ func Open(ctx context.Context, name string) (*Deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	if err := schema.Migrate(ctx, pool); err != nil {
+	// SLUICE_MIGRATE=false (set on AWS): never migrate here, only check.
+	if _, err := schema.Ready(ctx, pool, os.Getenv("SLUICE_MIGRATE") != "false"); err != nil {
 		pool.Close()
 		return nil, err
 	}
