@@ -4,7 +4,7 @@
 // stop only idle tasks, so a long generation is not cut off and re-run (and
 // paid for twice). The endpoint is the agent's own: it needs no IAM
 // permission (ecs:UpdateTaskProtection is for the ECS API, not used here).
-// Outside ECS (ECS_AGENT_URI unset) every method is a no-op.
+// Outside ECS (ECS_AGENT_URI unset) the Guard only counts calls.
 package taskprotect
 
 import (
@@ -18,7 +18,16 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
+
+// metricInFlight is what worker autoscaling tracks (as EMF, see internal/emf):
+// calls in flight per task, against the task's concurrency.
+var metricInFlight = promauto.NewGauge(prometheus.GaugeOpts{
+	Name: "sluice_calls_in_flight", Help: "Bedrock calls in flight in this process.",
+})
 
 // Guard counts calls in flight and keeps the task's protection in step: on
 // while any call runs, off when none does. Begin and End never block on the
@@ -39,19 +48,18 @@ type Guard struct {
 	wake     chan struct{}
 }
 
-// FromEnv returns a Guard for the agent at ECS_AGENT_URI, or nil outside ECS.
-func FromEnv(log *slog.Logger) *Guard {
-	uri := os.Getenv("ECS_AGENT_URI")
-	if uri == "" {
-		return nil
-	}
-	return New(uri, log)
-}
+// FromEnv returns a Guard for the agent at ECS_AGENT_URI; outside ECS it
+// only counts (for the sluice_calls_in_flight gauge).
+func FromEnv(log *slog.Logger) *Guard { return New(os.Getenv("ECS_AGENT_URI"), log) }
 
-// New returns a Guard for the agent at agentURI.
+// New returns a Guard for the agent at agentURI ("": count only).
 func New(agentURI string, log *slog.Logger) *Guard {
+	url := ""
+	if agentURI != "" {
+		url = agentURI + "/task-protection/v1/state"
+	}
 	return &Guard{
-		url: agentURI + "/task-protection/v1/state", Expires: 15 * time.Minute, Refresh: 5 * time.Minute, Retry: 5 * time.Second,
+		url: url, Expires: 15 * time.Minute, Refresh: 5 * time.Minute, Retry: 5 * time.Second,
 		Client: &http.Client{Timeout: 5 * time.Second}, Log: log, wake: make(chan struct{}, 1),
 	}
 }
@@ -71,6 +79,7 @@ func (g *Guard) add(d int) {
 	g.inFlight += d
 	after := g.inFlight
 	g.mu.Unlock()
+	metricInFlight.Add(float64(d))
 	if (before == 0) != (after == 0) {
 		select {
 		case g.wake <- struct{}{}:
@@ -88,7 +97,7 @@ func (g *Guard) busy() bool {
 // Run keeps the protection in step until ctx ends, then clears it (the
 // process is stopping; what remains in flight is released by the worker).
 func (g *Guard) Run(ctx context.Context) error {
-	if g == nil {
+	if g == nil || g.url == "" {
 		return nil
 	}
 	protected, known := false, false

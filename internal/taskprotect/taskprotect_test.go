@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // agent is a fake ECS agent task-protection endpoint.
@@ -116,12 +118,19 @@ func TestProtectionIsRenewedAndRetried(t *testing.T) {
 	}
 }
 
-func TestNoAgentIsANoOp(t *testing.T) {
+func TestWithoutAnAgentItOnlyCounts(t *testing.T) {
 	t.Setenv("ECS_AGENT_URI", "")
 	g := FromEnv(slog.New(slog.DiscardHandler))
-	g.Begin() // nil receiver: no panic
+	before := testutil.ToFloat64(metricInFlight)
+	g.Begin()
+	if got := testutil.ToFloat64(metricInFlight) - before; got != 1 {
+		t.Fatalf("in flight: %v, want 1", got)
+	}
 	g.End()
-	if err := g.Run(context.Background()); err != nil {
+	if err := g.Run(context.Background()); err != nil { // returns at once
 		t.Fatal(err)
 	}
+	var none *Guard
+	none.Begin() // a nil Guard is a no-op
+	none.End()
 }
