@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/sluice-broker/sluice/internal/app"
+	"github.com/sluice-broker/sluice/internal/emf"
 	"github.com/sluice-broker/sluice/internal/subcommand"
 	"github.com/sluice-broker/sluice/internal/worker"
 )
@@ -45,6 +46,7 @@ func run() error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.Run(gctx) })
+	g.Go(func() error { return emf.FromEnv(deps.Log, os.Stdout).Run(gctx) }) // metrics to CloudWatch on AWS
 	g.Go(func() error {
 		if err := metrics.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("metrics server on %s: %w", deps.Config.Env.MetricsAddr, err)
