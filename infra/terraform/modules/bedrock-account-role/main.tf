@@ -6,23 +6,33 @@
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
+data "aws_region" "current" {}
+
 locals {
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.region
 
+  # Models named directly are invoked in this account's region. A
+  # cross-region inference profile (us., eu., …) is invoked in this account,
+  # and Bedrock then checks the foundation model in each region the profile
+  # routes to: those are allowed only through the profile
+  # (bedrock:InferenceProfileArn), never directly in another region.
   geo_prefixes = ["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"]
-  model_resources = length(var.model_ids) == 0 ? [
-    "arn:${local.partition}:bedrock:*::foundation-model/*",
+  profile_ids  = [for id in var.model_ids : id if contains(local.geo_prefixes, split(".", id)[0])]
+  direct_ids   = [for id in var.model_ids : id if !contains(local.geo_prefixes, split(".", id)[0])]
+  profile_arns = length(var.model_ids) == 0 ? [
     "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/*",
     "arn:${local.partition}:bedrock:*:${local.account}:application-inference-profile/*",
-    ] : distinct(flatten([
-      for id in var.model_ids : contains(local.geo_prefixes, split(".", id)[0]) ? [
-        # A cross-region profile is invoked in this account; Bedrock then
-        # checks the model in each region the profile routes to.
-        "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/${id}",
-        "arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}",
-      ] : ["arn:${local.partition}:bedrock:*::foundation-model/${id}"]
-  ]))
+    ] : [
+    for id in local.profile_ids : "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/${id}"
+  ]
+  profile_models = length(var.model_ids) == 0 ? ["arn:${local.partition}:bedrock:*::foundation-model/*"] : distinct([
+    for id in local.profile_ids : "arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"
+  ])
+  direct_models = length(var.model_ids) == 0 ? ["arn:${local.partition}:bedrock:${local.region}::foundation-model/*"] : [
+    for id in local.direct_ids : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"
+  ]
 }
 
 # Trust the broker account, narrowed to the worker role(s) by principal ARN and
@@ -55,10 +65,40 @@ data "aws_iam_policy_document" "trust" {
 }
 
 data "aws_iam_policy_document" "invoke" {
-  statement {
-    sid       = "InvokeModels"
-    actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    resources = local.model_resources
+  dynamic "statement" {
+    for_each = length(local.direct_models) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeModelsHere"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = local.direct_models
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.profile_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeInferenceProfiles"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = local.profile_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.profile_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeModelsThroughProfiles"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = local.profile_models
+
+      condition {
+        test     = "StringLike"
+        variable = "bedrock:InferenceProfileArn"
+        values   = local.profile_arns
+      }
+    }
   }
 }
 

@@ -10,6 +10,10 @@ locals {
   ecr_repositories = length(var.ecr_repository_arns) > 0 ? var.ecr_repository_arns : [
     "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"
   ]
+
+  # A valueFrom may name a JSON key (arn…:secret:name-AbCdEf:key::); IAM
+  # wants the secret's own ARN, its first seven fields.
+  extra_secret_arns = distinct([for v in values(var.extra_secrets) : join(":", slice(split(":", v), 0, 7))])
 }
 
 # ECS tasks only, and only from this account's ECS (confused-deputy guard).
@@ -39,9 +43,12 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 # --- Execution roles: what ECS itself needs to start a task -----------------
 
 data "aws_iam_policy_document" "execution" {
+  # The services log in to the database with IAM authentication; only the
+  # migrate task reads the master-user secret.
   for_each = {
-    api    = { log_group = var.api_log_group_arn, secrets = [var.database_secret_arn, var.master_key_secret_arn] }
-    worker = { log_group = var.worker_log_group_arn, secrets = [var.database_secret_arn] }
+    api     = { log_group = var.api_log_group_arn, secrets = concat([var.master_key_secret_arn], local.extra_secret_arns) }
+    worker  = { log_group = var.worker_log_group_arn, secrets = local.extra_secret_arns }
+    migrate = { log_group = var.api_log_group_arn, secrets = [var.database_secret_arn] }
   }
 
   statement {
@@ -62,10 +69,14 @@ data "aws_iam_policy_document" "execution" {
     resources = ["${each.value.log_group}:*"]
   }
 
-  statement {
-    sid       = "StartupSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = each.value.secrets
+  dynamic "statement" {
+    for_each = length(each.value.secrets) > 0 ? [1] : []
+
+    content {
+      sid       = "StartupSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = each.value.secrets
+    }
   }
 
   dynamic "statement" {
@@ -86,7 +97,7 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role" "execution" {
-  for_each = toset(["api", "worker"])
+  for_each = toset(["api", "worker", "migrate"])
 
   name               = "${var.name}-${each.key}-exec"
   description        = "ECS execution role of the sluice ${each.key}: pull the image, write logs, read startup secrets"
@@ -116,6 +127,7 @@ module "task_policies" {
   bedrock_caller_role_arns = var.bedrock_caller_role_arns
   same_account_bedrock     = var.same_account_bedrock
   bedrock_model_ids        = var.bedrock_model_ids
+  database_connect_arns    = var.database_connect_arns
 }
 
 resource "aws_iam_role" "api" {

@@ -17,6 +17,12 @@ output "api_execution_role_arn" {
   depends_on  = [aws_iam_role_policy.execution]
 }
 
+output "migrate_execution_role_arn" {
+  description = "ECS execution role of the one-off migrate task."
+  value       = aws_iam_role.execution["migrate"].arn
+  depends_on  = [aws_iam_role_policy.execution]
+}
+
 output "worker_execution_role_arn" {
   description = "ECS execution role of the worker tasks."
   value       = aws_iam_role.execution["worker"].arn

@@ -26,6 +26,16 @@ locals {
     Condition = { StringEquals = { "kms:ViaService" = "sqs.${var.region}.amazonaws.com" } }
   })]
 
+  # IAM database authentication: a token per connection (internal/dbauth).
+  # Not exercised by the moto check (moto has no RDS IAM auth); the plan test
+  # asserts it.
+  db_statement = length(var.database_connect_arns) == 0 ? [] : [jsonencode({
+    Sid      = "DatabaseLogin"
+    Effect   = "Allow"
+    Action   = ["rds-db:connect"]
+    Resource = var.database_connect_arns
+  })]
+
   api = {
     Version = "2012-10-17"
     Statement = [for s in concat([
@@ -41,7 +51,7 @@ locals {
         Action   = ["sqs:SendMessage"]
         Resource = var.queue_arns
       }),
-    ], local.kms_statement) : jsondecode(s)]
+    ], local.kms_statement, local.db_statement) : jsondecode(s)]
   }
 
   # Same-account Bedrock: models named directly are invoked in this region;
@@ -106,7 +116,7 @@ locals {
         Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage"]
         Resource = var.dlq_arns
       }),
-      ], local.kms_statement,
+      ], local.kms_statement, local.db_statement,
       length(var.bedrock_caller_role_arns) == 0 ? [] : [jsonencode({
         Sid      = "AssumeBedrockCallers"
         Effect   = "Allow"

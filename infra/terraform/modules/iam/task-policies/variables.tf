@@ -46,3 +46,9 @@ variable "bedrock_model_ids" {
   type        = list(string)
   default     = []
 }
+
+variable "database_connect_arns" {
+  description = "rds-db:connect ARNs of the application's database user."
+  type        = list(string)
+  default     = []
+}
