@@ -12,27 +12,15 @@ locals {
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
   region    = data.aws_region.current.region
+}
 
-  # Models named directly are invoked in this account's region. A
-  # cross-region inference profile (us., eu., …) is invoked in this account,
-  # and Bedrock then checks the foundation model in each region the profile
-  # routes to: those are allowed only through the profile
-  # (bedrock:InferenceProfileArn), never directly in another region.
-  geo_prefixes = ["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"]
-  profile_ids  = [for id in var.model_ids : id if contains(local.geo_prefixes, split(".", id)[0])]
-  direct_ids   = [for id in var.model_ids : id if !contains(local.geo_prefixes, split(".", id)[0])]
-  profile_arns = length(var.model_ids) == 0 ? [
-    "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/*",
-    "arn:${local.partition}:bedrock:*:${local.account}:application-inference-profile/*",
-    ] : [
-    for id in local.profile_ids : "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/${id}"
-  ]
-  profile_models = length(var.model_ids) == 0 ? ["arn:${local.partition}:bedrock:*::foundation-model/*"] : distinct([
-    for id in local.profile_ids : "arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"
-  ])
-  direct_models = length(var.model_ids) == 0 ? ["arn:${local.partition}:bedrock:${local.region}::foundation-model/*"] : [
-    for id in local.direct_ids : "arn:${local.partition}:bedrock:${local.region}::foundation-model/${id}"
-  ]
+module "models" {
+  source = "../bedrock-models"
+
+  partition  = local.partition
+  region     = local.region
+  account_id = local.account
+  model_ids  = var.model_ids
 }
 
 # Trust the broker account, narrowed to the worker role(s) by principal ARN and
@@ -66,37 +54,37 @@ data "aws_iam_policy_document" "trust" {
 
 data "aws_iam_policy_document" "invoke" {
   dynamic "statement" {
-    for_each = length(local.direct_models) > 0 ? [1] : []
+    for_each = length(module.models.direct_models) > 0 ? [1] : []
 
     content {
       sid       = "InvokeModelsHere"
       actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-      resources = local.direct_models
+      resources = module.models.direct_models
     }
   }
 
   dynamic "statement" {
-    for_each = length(local.profile_arns) > 0 ? [1] : []
+    for_each = length(module.models.profiles) > 0 ? [1] : []
 
     content {
       sid       = "InvokeInferenceProfiles"
       actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-      resources = local.profile_arns
+      resources = module.models.profiles
     }
   }
 
   dynamic "statement" {
-    for_each = length(local.profile_arns) > 0 ? [1] : []
+    for_each = length(module.models.profiles) > 0 ? [1] : []
 
     content {
       sid       = "InvokeModelsThroughProfiles"
       actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-      resources = local.profile_models
+      resources = module.models.profile_models
 
       condition {
         test     = "StringLike"
         variable = "bedrock:InferenceProfileArn"
-        values   = local.profile_arns
+        values   = module.models.profiles
       }
     }
   }

@@ -54,22 +54,11 @@ locals {
     ], local.kms_statement, local.db_statement) : jsondecode(s)]
   }
 
-  # Same-account Bedrock: models named directly are invoked in this region;
-  # the models behind a cross-region inference profile may be invoked in any
-  # region, but only through that profile (bedrock:InferenceProfileArn).
-  geo_prefixes = ["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"]
-  profile_ids  = [for id in var.bedrock_model_ids : id if contains(local.geo_prefixes, split(".", id)[0])]
-  direct_ids   = [for id in var.bedrock_model_ids : id if !contains(local.geo_prefixes, split(".", id)[0])]
-  profile_arns = length(var.bedrock_model_ids) == 0 ? ["arn:${var.partition}:bedrock:*:${var.account_id}:inference-profile/*"] : [
-    for id in local.profile_ids : "arn:${var.partition}:bedrock:*:${var.account_id}:inference-profile/${id}"
-  ]
-  profile_models = length(var.bedrock_model_ids) == 0 ? ["arn:${var.partition}:bedrock:*::foundation-model/*"] : distinct([
-    for id in local.profile_ids : "arn:${var.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}"
-  ])
-  direct_models = length(var.bedrock_model_ids) == 0 ? ["arn:${var.partition}:bedrock:${var.region}::foundation-model/*"] : [
-    for id in local.direct_ids : "arn:${var.partition}:bedrock:${var.region}::foundation-model/${id}"
-  ]
-  invoke = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+  # Same-account Bedrock (see modules/bedrock-models).
+  direct_models  = module.models.direct_models
+  profile_arns   = module.models.profiles
+  profile_models = module.models.profile_models
+  invoke         = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
   bedrock_statements = !var.same_account_bedrock ? [] : concat(
     length(local.direct_models) == 0 ? [] : [jsonencode({
@@ -126,4 +115,13 @@ locals {
       local.bedrock_statements,
     ) : jsondecode(s)]
   }
+}
+
+module "models" {
+  source = "../../bedrock-models"
+
+  partition  = var.partition
+  region     = var.region
+  account_id = var.account_id
+  model_ids  = var.bedrock_model_ids
 }
