@@ -26,6 +26,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 
 	"github.com/sluice-broker/sluice/internal/bedrocksim"
 	"github.com/sluice-broker/sluice/internal/devenv"
@@ -296,7 +298,9 @@ accounts:
 //     DeleteMessage; sts:AssumeRole);
 //   - a job the api never enqueued (the worker's janitor sends it);
 //   - a dead-lettered job (the janitor receives it from the DLQ, fails the
-//     job and deletes the message).
+//     job and deletes the message);
+//   - a batch (the api's runner sends it with SendMessageBatch to the batch
+//     queue; workers drain it).
 func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL string, admin *queue.Queues, sqsAdmin *sqs.Client) error {
 	body, _ := json.Marshal(map[string]any{"model": alias, "max_tokens": 16, "messages": []map[string]string{
 		{"role": "user", "content": "hello from case " + name + "\n" + bedrocksim.Directive("fail", "ServiceUnavailableException", "fail_times", "1")},
@@ -352,18 +356,44 @@ func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL strin
 		return fmt.Errorf("send to the DLQ: %w", err)
 	}
 
-	deadline := time.Now().Add(60 * time.Second)
+	// A batch: the api's runner enqueues it with SendMessageBatch on the
+	// batch queue, which workers drain.
+	client := openai.NewClient(option.WithBaseURL(apiURL+"/v1"), option.WithAPIKey(masterKey), option.WithMaxRetries(0))
+	var lines strings.Builder
+	for i := range 3 {
+		line, _ := json.Marshal(map[string]any{"custom_id": fmt.Sprint(i), "method": "POST", "url": "/v1/chat/completions",
+			"body": map[string]any{"model": alias, "max_tokens": 8, "messages": []map[string]string{{"role": "user", "content": fmt.Sprintf("batch %s %d", name, i)}}}})
+		lines.Write(append(line, '\n'))
+	}
+	file, err := client.Files.New(ctx, openai.FileNewParams{File: openai.File(strings.NewReader(lines.String()), "in.jsonl", "application/jsonl"), Purpose: openai.FilePurposeBatch})
+	if err != nil {
+		return fmt.Errorf("upload batch input: %w", err)
+	}
+	batch, err := client.Batches.New(ctx, openai.BatchNewParams{InputFileID: file.ID, Endpoint: openai.BatchNewParamsEndpointV1ChatCompletions,
+		CompletionWindow: openai.BatchNewParamsCompletionWindow24h})
+	if err != nil {
+		return fmt.Errorf("create batch: %w", err)
+	}
+
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		u, err1 := store.Get(ctx, unsent.ID)
 		d, err2 := store.Get(ctx, dead.ID)
-		if err1 != nil || err2 != nil {
-			return fmt.Errorf("read jobs: %v %v", err1, err2)
+		b, err3 := client.Batches.Get(ctx, batch.ID)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return fmt.Errorf("read jobs and batch: %v %v %v", err1, err2, err3)
 		}
-		if u.State == jobs.Succeeded && d.State == jobs.Failed {
+		if u.State == jobs.Succeeded && d.State == jobs.Failed && b.Status == openai.BatchStatusCompleted {
+			if b.RequestCounts.Completed != 3 {
+				return fmt.Errorf("batch completed with %+v, want 3 completed", b.RequestCounts)
+			}
 			return nil
 		}
+		if b.Status == openai.BatchStatusFailed || b.Status == openai.BatchStatusExpired {
+			return fmt.Errorf("batch %s: %s", b.Status, b.RawJSON())
+		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after 60s: the unsent job is %s (want %s), the dead-lettered one %s (want %s)", u.State, jobs.Succeeded, d.State, jobs.Failed)
+			return fmt.Errorf("after 90s: the unsent job is %s (want %s), the dead-lettered one %s (want %s), the batch %s (want completed)", u.State, jobs.Succeeded, d.State, jobs.Failed, b.Status)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
