@@ -14,14 +14,13 @@ locals {
   # inject, nothing for a password rotation to break) and never migrate:
   # the one-off migrate task does that before they update (docs/deploy.md).
   common_env = merge(var.environment, {
-    AWS_REGION           = local.region
-    DATABASE_URL         = var.database_url
-    PGUSER               = var.database_app_user
-    SLUICE_DB_IAM_AUTH   = "true"
-    SLUICE_MIGRATE       = "false"
-    SLUICE_CONFIG_YAML   = var.config_yaml
-    SLUICE_QUEUE_PREFIX  = var.queue_prefix
-    SLUICE_EMF_NAMESPACE = local.metrics_namespace
+    AWS_REGION          = local.region
+    DATABASE_URL        = var.database_url
+    PGUSER              = var.database_app_user
+    SLUICE_DB_IAM_AUTH  = "true"
+    SLUICE_MIGRATE      = "false"
+    SLUICE_CONFIG_YAML  = var.config_yaml
+    SLUICE_QUEUE_PREFIX = var.queue_prefix
   })
 
   # Only the migrate task uses the master user, from the RDS-managed secret.
@@ -375,10 +374,7 @@ resource "aws_ecs_task_definition" "api" {
     stopTimeout  = var.api.stop_timeout
     portMappings = [{ name = "http", containerPort = local.api_port, protocol = "tcp" }]
     healthCheck  = merge(local.health_check, { command = ["CMD", "/usr/local/bin/sluice-api", "healthcheck"] })
-    environment = [for k, v in merge(local.common_env, {
-      SLUICE_LISTEN_ADDR  = ":${local.api_port}"
-      SLUICE_SERVICE_NAME = "api"
-    }) : { name = k, value = v }]
+    environment  = [for k, v in merge(local.common_env, { SLUICE_LISTEN_ADDR = ":${local.api_port}" }) : { name = k, value = v }]
     secrets = concat(local.extra_secrets, [
       { name = "SLUICE_MASTER_KEY", valueFrom = var.master_key_secret_arn },
     ])
@@ -512,6 +508,7 @@ resource "aws_ecs_task_definition" "worker" {
       SLUICE_ACCOUNTS      = each.key
       SLUICE_METRICS_ADDR  = ":${local.metrics}"
       SLUICE_SERVICE_NAME  = "worker-${each.key}"
+      SLUICE_EMF_NAMESPACE = local.metrics_namespace
       SLUICE_DRAIN_TIMEOUT = "${each.value.drain_timeout}s"
     }) : { name = k, value = v }]
     secrets = local.extra_secrets

@@ -119,9 +119,10 @@ run "rendered" {
     condition = alltrue([for k, c in module.services.container_definitions : startswith(k, "worker-") ? (
       jsondecode(c)[0].stopTimeout == 120 &&
       contains(jsondecode(c)[0].environment, { name = "SLUICE_DRAIN_TIMEOUT", value = "100s" }) &&
+      contains(jsondecode(c)[0].environment, { name = "SLUICE_EMF_NAMESPACE", value = "Sluice/${var.name}" }) &&
       jsondecode(c)[0].healthCheck.command == ["CMD", "/usr/local/bin/sluice-worker", "healthcheck"]
     ) : true])
-    error_message = "workers: stopTimeout 120 s, a 100 s drain, the healthcheck subcommand"
+    error_message = "workers: stopTimeout 120 s, a 100 s drain, EMF metrics, the healthcheck subcommand"
   }
 
   assert {
