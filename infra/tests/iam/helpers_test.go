@@ -311,7 +311,11 @@ func startMoto(ctx context.Context, t *testing.T) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("python3", "moto_server.py", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	python, err := motoPython()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(python, "moto_server.py", "-H", "127.0.0.1", "-p", fmt.Sprint(port))
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -334,4 +338,24 @@ func startMoto(ctx context.Context, t *testing.T) (string, error) {
 		return "", fmt.Errorf("moto_server.py did not start (is moto installed for python3?): %w\n%s", err, out.String())
 	}
 	return fmt.Sprintf("http://127.0.0.1:%d", port), nil
+}
+
+// motoPython is a Python that imports moto: python3, or the interpreter
+// moto_server's script names (a pip install into another Python).
+func motoPython() (string, error) {
+	candidates := []string{"python3"}
+	if script, err := exec.LookPath("moto_server"); err == nil {
+		if raw, err := os.ReadFile(script); err == nil {
+			first, _, _ := strings.Cut(string(raw), "\n")
+			if interp, ok := strings.CutPrefix(first, "#!"); ok && strings.Contains(interp, "python") {
+				candidates = append(candidates, strings.Fields(interp)[0])
+			}
+		}
+	}
+	for _, c := range candidates {
+		if exec.Command(c, "-c", "import moto.server").Run() == nil {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("no Python with moto (tried %v): pip install 'moto[server]'", candidates)
 }

@@ -102,7 +102,7 @@ func TestTaskPoliciesUnderEnforcement(t *testing.T) {
 func firstLine(err error) string { s, _, _ := strings.Cut(err.Error(), "\n"); return s }
 
 func setup(ctx context.Context, t *testing.T) *env {
-	for _, tool := range []string{"terraform", "python3", "go"} {
+	for _, tool := range []string{"terraform", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed: %v", tool, err)
 		}
