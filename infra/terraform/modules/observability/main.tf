@@ -205,7 +205,9 @@ resource "aws_cloudwatch_metric_alarm" "pool_health" {
 resource "aws_cloudwatch_log_metric_filter" "sts_failures" {
   name           = "${var.name}-worker-sts-failures"
   log_group_name = aws_cloudwatch_log_group.this["worker"].name
-  pattern        = "{ $.err = \"*STS: AssumeRole*\" }"
+  # A phrase match on the raw line: the SDK's error text ("operation error
+  # STS: AssumeRole, …") sits inside the err field of the JSON log.
+  pattern = "\"STS: AssumeRole\""
 
   metric_transformation {
     name          = "StsFailures"
