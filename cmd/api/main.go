@@ -20,10 +20,14 @@ import (
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/subcommand"
 	"github.com/sluice-broker/sluice/internal/webhook"
 )
 
 func main() {
+	if code, ok := subcommand.Run("api", os.Args[1:], os.Stdout, os.Stderr); ok { // healthcheck, migrate
+		os.Exit(code)
+	}
 	if len(os.Args) > 1 && os.Args[1] == "keys" {
 		if err := keys(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "api keys:", err)

@@ -57,6 +57,25 @@ for cmd in api worker bedrocksim; do
 done
 if grep -Eq '^ADD[[:space:]]+https?://' <<<"$flat"; then fail "ADD from a URL (unpinned download)"; fi
 
+# Reproducible: every base image is pinned by digest.
+while read -r ref; do
+  [[ -z $ref ]] && continue
+  [[ -n $(stage_of "$ref") ]] && continue # a stage of this file
+  [[ $ref == *@sha256:* || $ref == *@\$\{*DIGEST\}* ]] || fail "base image $ref is not pinned by digest"
+done < <(sed -E 's/^FROM[[:space:]]+(--platform=[^[:space:]]+[[:space:]]+)?([^[:space:]]+).*/\2/;t;d' <<<"$flat")
+for arg in GO_DIGEST DISTROLESS_DIGEST; do
+  grep -Eq "^ARG $arg=sha256:[0-9a-f]{64}\$" "$dockerfile" || fail "ARG $arg is not a sha256 digest"
+done
+
+# verify-full against Aurora needs the RDS CA bundle where DATABASE_URL's
+# sslrootcert points (modules/database ca_bundle_path).
+grep -Eq '^COPY .*/etc/ssl/certs/rds-global-bundle\.pem' <<<"$flat" || fail "no RDS CA bundle at /etc/ssl/certs/rds-global-bundle.pem"
+
+# Distroless has no shell or curl: health checks run the binaries' subcommand.
+for bin in sluice-api sluice-worker; do
+  grep -Eq "^HEALTHCHECK .*\[\"/usr/local/bin/$bin\", \"healthcheck\"\]" <<<"$flat" || fail "no HEALTHCHECK with $bin healthcheck"
+done
+
 if [[ $errors -gt 0 ]]; then
   exit 1
 fi

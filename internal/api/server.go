@@ -192,7 +192,13 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		req := c.Request()
-		s.Log.DebugContext(req.Context(), "http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status, "dur", time.Since(start),
+		// Server errors log at warn: CloudWatch counts them from the log
+		// (all but the designed 504 sync timeouts) for the 5xx alarm.
+		level := slog.LevelDebug
+		if c.Response().Status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.Log.Log(req.Context(), level, "http", "method", req.Method, "path", req.URL.Path, "status", c.Response().Status, "dur", time.Since(start),
 			"request_id", c.Get("request_id"), "client_request_id", c.Response().Header().Get(HeaderClientRequestID))
 		return nil
 	}

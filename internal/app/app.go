@@ -1,5 +1,5 @@
 // Package app wires a sluice process together: configuration, the database
-// (migrated), the AWS clients (built once), logging and signal handling.
+// (checked against the schema this binary knows, migrated unless told not to), the AWS clients (built once), logging and signal handling.
 package app
 
 import (
@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/dbauth"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/schema"
@@ -30,6 +31,8 @@ type Deps struct {
 	Store  *jobs.Store
 	AWS    aws.Config
 	Queues *queue.Queues
+
+	dbAuth *dbauth.Auth
 }
 
 // Open loads the configuration, connects and migrates the database, and
@@ -43,16 +46,24 @@ func Open(ctx context.Context, name string) (*Deps, error) {
 	for _, w := range warnings {
 		log.Warn("config", "warning", w)
 	}
-	pool, err := pgxpool.New(ctx, cfg.Env.DatabaseURL)
+	base, err := bedrock.LoadBase(ctx, cfg.Env.Region)
+	if err != nil {
+		return nil, err
+	}
+	dbAuth, err := dbauth.FromEnv(base) // IAM database authentication on AWS
+	if err != nil {
+		return nil, err
+	}
+	poolCfg, err := dbauth.PoolConfig(cfg.Env.DatabaseURL, dbAuth)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	if err := schema.Migrate(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	base, err := bedrock.LoadBase(ctx, cfg.Env.Region)
-	if err != nil {
+	// SLUICE_MIGRATE=false (set on AWS): never migrate here, only check.
+	if _, err := schema.Ready(ctx, pool, os.Getenv("SLUICE_MIGRATE") != "false"); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -61,7 +72,7 @@ func Open(ctx context.Context, name string) (*Deps, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &Deps{Config: cfg, Log: log, Pool: pool, Store: jobs.NewStore(pool), AWS: base, Queues: q}, nil
+	return &Deps{Config: cfg, Log: log, Pool: pool, Store: jobs.NewStore(pool), AWS: base, Queues: q, dbAuth: dbAuth}, nil
 }
 
 // Close releases the database pool.
@@ -69,7 +80,7 @@ func (d *Deps) Close() { d.Pool.Close() }
 
 // ListenConn dials a connection outside the pool, for LISTEN.
 func (d *Deps) ListenConn(ctx context.Context) (*pgx.Conn, error) {
-	return pgx.Connect(ctx, d.Config.Env.DatabaseURL)
+	return dbauth.Connect(ctx, d.Config.Env.DatabaseURL, d.dbAuth)
 }
 
 // Logger is the process logger: JSON on stderr, level from SLUICE_LOG_LEVEL.

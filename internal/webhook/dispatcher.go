@@ -115,7 +115,16 @@ func (d *Dispatcher) defaults() {
 	}
 	if d.Connect == nil {
 		d.Connect = func(ctx context.Context) (*pgx.Conn, error) {
-			return pgx.ConnectConfig(ctx, d.DB.Config().ConnConfig.Copy())
+			cfg := d.DB.Config()
+			cc := cfg.ConnConfig.Copy()
+			// The pool's hook fills in per-connection credentials (an IAM
+			// token on AWS, internal/dbauth); this connection needs them too.
+			if cfg.BeforeConnect != nil {
+				if err := cfg.BeforeConnect(ctx, cc); err != nil {
+					return nil, err
+				}
+			}
+			return pgx.ConnectConfig(ctx, cc)
 		}
 	}
 	d.client = d.Guard.Client(d.Timeout)

@@ -68,6 +68,13 @@ type Watcher interface {
 	Watch(id string) (ended <-chan struct{}, stop func())
 }
 
+// InFlight is told when a pool takes on a job and when it is done with it
+// (taskprotect.Guard).
+type InFlight interface {
+	Begin()
+	End()
+}
+
 // Pool serves one model alias from one account.
 type Pool struct {
 	Account string
@@ -88,6 +95,8 @@ type Pool struct {
 	// Fault, when set, is an account fault met before the pool started (its
 	// role could not be assumed): the pool starts down.
 	Fault error
+	// InFlight, when set, counts the jobs the pool holds.
+	InFlight InFlight
 
 	// Concurrency bounds calls in flight; the budget bounds tokens.
 	Concurrency int
@@ -281,8 +290,14 @@ func (p *Pool) feed(ctx, work context.Context, calls *sync.WaitGroup, prio queue
 		p.Log.DebugContext(ctx, "claimed", "queue", prio, "tokens", len(msgs), "jobs", len(claimed.Jobs), "expired", claimed.Expired)
 		free(len(msgs) - len(claimed.Jobs))
 		for _, job := range claimed.Jobs {
+			if p.InFlight != nil {
+				p.InFlight.Begin()
+			}
 			calls.Go(func() {
 				defer func() { <-slots }()
+				if p.InFlight != nil {
+					defer p.InFlight.End()
+				}
 				p.handle(work, prio, job)
 			})
 		}

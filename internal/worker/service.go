@@ -31,6 +31,9 @@ type Service struct {
 	// Listen dials a connection of its own for the process's LISTEN: the
 	// pools hear there when a job they run is ended by its caller.
 	Listen func(ctx context.Context) (*pgx.Conn, error)
+	// InFlight counts the jobs the pools hold (taskprotect.Guard keeps the
+	// ECS task protected from scale-in while any is held); nil counts none.
+	InFlight InFlight
 	// Tune adjusts each pool before it starts (tests shorten its timings).
 	Tune func(*Pool)
 	// TuneWebhooks adjusts the webhook dispatcher before it starts.
@@ -73,7 +76,7 @@ func (s *Service) Run(ctx context.Context) error {
 				return err
 			}
 			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: shared,
-				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: DBHealth{s.DB}, Fault: fault,
+				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: DBHealth{s.DB}, Fault: fault, InFlight: s.InFlight,
 				Lease: cfg.Env.Lease, RetryHorizon: cfg.Env.RetryHorizon, DrainTimeout: cfg.Env.DrainTimeout, FairWindow: cfg.Env.FairWindow}
 			if s.Tune != nil {
 				s.Tune(p)

@@ -210,6 +210,18 @@ module "observability" {
   database = {
     cluster_id = module.database.cluster_id
   }
+
+  metrics_namespace = module.services.metrics_namespace
+  cluster_name      = module.services.cluster_name
+  api_service_name  = module.services.api_service_name
+  workers = {
+    for name, a in var.accounts : name => {
+      service_name  = module.services.worker_service_names[name]
+      model_aliases = sort(keys(a.models))
+      min_count     = a.worker.min_count
+      max_count     = a.worker.max_count
+    }
+  }
 }
 
 module "iam" {
@@ -228,6 +240,8 @@ module "iam" {
   bedrock_caller_role_arns = local.bedrock_caller_role_arns
   same_account_bedrock     = local.same_account_bedrock
   bedrock_model_ids        = distinct([for m in var.models : m.bedrock_model_id])
+  database_connect_arns    = [module.database.app_user_connect_arn]
+  extra_secrets            = var.extra_secrets
 }
 
 module "services" {
@@ -242,10 +256,20 @@ module "services" {
   queue_prefix               = module.queues.queue_prefix
   queues                     = module.queues.queues
   database_url               = module.database.database_url
+  database_app_user          = module.database.app_user
   database_secret_arn        = module.database.master_user_secret_arn
   database_security_group_id = module.database.security_group_id
   master_key_secret_arn      = aws_secretsmanager_secret.master_key.arn
   environment                = var.environment
+  extra_secrets              = var.extra_secrets
+  prerequisite_ids           = module.database.client_rule_ids
+  migrate_execution_role_arn = module.iam.migrate_execution_role_arn
+
+  api_egress = {
+    via_endpoints              = true
+    endpoint_security_group_id = module.network.endpoint_security_group_id
+    s3_prefix_list_id          = module.network.s3_prefix_list_id
+  }
 
   api = merge(var.api, {
     image = coalesce(var.api_image, "${aws_ecr_repository.this["api"].repository_url}:${var.image_tag}")

@@ -62,3 +62,13 @@ output "sluice_config_yaml" {
   description = "The configuration the tasks run with."
   value       = local.sluice_config
 }
+
+output "migrate_command" {
+  description = "Runs the one-off migrate task; run it with each new image before the services update (docs/deploy.md)."
+  value       = module.services.migrate_command
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard."
+  value       = module.observability.dashboard_name
+}

@@ -57,13 +57,14 @@ variable "accounts" {
       tpd = optional(number, 0)
     }))
     worker = optional(object({
-      cpu                   = optional(number, 512)
-      memory                = optional(number, 1024)
-      min_count             = optional(number, 1)
-      max_count             = optional(number, 4)
-      spot                  = optional(bool, false)
-      scale_out_backlog     = optional(number, 50)
-      scale_out_age_seconds = optional(number, 60)
+      cpu              = optional(number, 512)
+      memory           = optional(number, 1024)
+      min_count        = optional(number, 1)
+      max_count        = optional(number, 4)
+      spot             = optional(bool, false)
+      in_flight_target = optional(number)
+      stop_timeout     = optional(number, 120)
+      drain_timeout    = optional(number, 100)
     }), {})
   }))
 
@@ -75,6 +76,11 @@ variable "accounts" {
   validation {
     condition     = alltrue(flatten([for a in var.accounts : [for m in keys(a.models) : contains(keys(var.models), m)]]))
     error_message = "accounts: every model an account budgets must be an alias in models."
+  }
+
+  validation {
+    condition     = alltrue([for a in var.accounts : a.worker.stop_timeout <= 120 && a.worker.drain_timeout >= 1 && a.worker.drain_timeout + 10 <= a.worker.stop_timeout])
+    error_message = "accounts: worker.stop_timeout is at most 120 s (Fargate), and worker.drain_timeout must leave at least 10 s of it to release unfinished calls to the queue."
   }
 
   validation {
@@ -96,7 +102,13 @@ variable "max_receive_count" {
 }
 
 variable "environment" {
-  description = "Extra environment for the api and worker containers (SLUICE_LOG_LEVEL, SLUICE_SYNC_TIMEOUT, …)."
+  description = "Extra environment for the api and worker containers (SLUICE_LOG_LEVEL, SLUICE_SYNC_TIMEOUT, …). Nothing secret: see extra_secrets."
+  type        = map(string)
+  default     = {}
+}
+
+variable "extra_secrets" {
+  description = "Secrets for the api and worker containers by environment name, as Secrets Manager ARNs (e.g. SLUICE_WEBHOOK_SECRET)."
   type        = map(string)
   default     = {}
 }
@@ -151,11 +163,11 @@ variable "single_nat_gateway" {
 variable "api" {
   description = "Sizing and autoscaling of the api service."
   type = object({
-    cpu        = optional(number, 512)
-    memory     = optional(number, 1024)
-    min_count  = optional(number, 2)
-    max_count  = optional(number, 6)
-    cpu_target = optional(number, 60)
+    cpu                 = optional(number, 512)
+    memory              = optional(number, 1024)
+    min_count           = optional(number, 2)
+    max_count           = optional(number, 6)
+    requests_per_target = optional(number, 1000)
   })
   default = {}
 }

@@ -6,23 +6,21 @@
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
 
+data "aws_region" "current" {}
+
 locals {
   partition = data.aws_partition.current.partition
   account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.region
+}
 
-  geo_prefixes = ["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"]
-  model_resources = length(var.model_ids) == 0 ? [
-    "arn:${local.partition}:bedrock:*::foundation-model/*",
-    "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/*",
-    "arn:${local.partition}:bedrock:*:${local.account}:application-inference-profile/*",
-    ] : distinct(flatten([
-      for id in var.model_ids : contains(local.geo_prefixes, split(".", id)[0]) ? [
-        # A cross-region profile is invoked in this account; Bedrock then
-        # checks the model in each region the profile routes to.
-        "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/${id}",
-        "arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}",
-      ] : ["arn:${local.partition}:bedrock:*::foundation-model/${id}"]
-  ]))
+module "models" {
+  source = "../bedrock-models"
+
+  partition  = local.partition
+  region     = local.region
+  account_id = local.account
+  model_ids  = var.model_ids
 }
 
 # Trust the broker account, narrowed to the worker role(s) by principal ARN and
@@ -55,10 +53,40 @@ data "aws_iam_policy_document" "trust" {
 }
 
 data "aws_iam_policy_document" "invoke" {
-  statement {
-    sid       = "InvokeModels"
-    actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-    resources = local.model_resources
+  dynamic "statement" {
+    for_each = length(module.models.direct_models) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeModelsHere"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = module.models.direct_models
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(module.models.profiles) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeInferenceProfiles"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = module.models.profiles
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(module.models.profiles) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeModelsThroughProfiles"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = module.models.profile_models
+
+      condition {
+        test     = "StringLike"
+        variable = "bedrock:InferenceProfileArn"
+        values   = module.models.profiles
+      }
+    }
   }
 }
 

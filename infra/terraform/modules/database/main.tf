@@ -1,3 +1,7 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 locals {
   port   = 5432
   family = "aurora-postgresql${split(".", var.engine_version)[0]}"
@@ -73,6 +77,9 @@ resource "aws_rds_cluster" "this" {
   vpc_security_group_ids          = [aws_security_group.this.id]
   db_cluster_parameter_group_name = aws_rds_cluster_parameter_group.this.name
 
+  # The services log in as var.app_user with IAM tokens (no password).
+  iam_database_authentication_enabled = true
+
   storage_encrypted = true
   kms_key_id        = var.kms_key_arn
 
@@ -95,6 +102,12 @@ resource "aws_rds_cluster" "this" {
   depends_on = [aws_cloudwatch_log_group.postgresql]
 
   lifecycle {
+    # Minor versions are upgraded by RDS (auto_minor_version_upgrade); the
+    # next plan must not try to go back to the version first created, which
+    # RDS refuses. Major upgrades: change engine_version and remove this
+    # line for that apply, or upgrade out of band.
+    ignore_changes = [engine_version]
+
     precondition {
       condition     = var.min_capacity <= var.max_capacity
       error_message = "min_capacity must not exceed max_capacity."
@@ -113,7 +126,7 @@ resource "aws_rds_cluster_instance" "this" {
 
   db_subnet_group_name         = aws_db_subnet_group.this.name
   publicly_accessible          = false
-  auto_minor_version_upgrade   = true
+  auto_minor_version_upgrade   = true # see ignore_changes on the cluster
   performance_insights_enabled = true
   # Free tier of Performance Insights: 7 days.
   performance_insights_retention_period = 7
@@ -121,11 +134,15 @@ resource "aws_rds_cluster_instance" "this" {
   promotion_tier                        = count.index
 
   tags = var.tags
+
+  lifecycle {
+    ignore_changes = [engine_version]
+  }
 }
 
 # RDS rotates a managed master password every 7 days unless told otherwise.
-# ECS injects the password at task start, so each rotation means a redeploy;
-# rotate on a longer schedule and never immediately on apply.
+# Only the migrate task reads it (at its start), so rotation is harmless;
+# never rotate immediately on apply.
 resource "aws_secretsmanager_secret_rotation" "master" {
   secret_id          = aws_rds_cluster.this.master_user_secret[0].secret_arn
   rotate_immediately = false

@@ -29,8 +29,23 @@ output "database_name" {
 }
 
 output "database_url" {
-  description = "DATABASE_URL without credentials. The tasks get PGUSER and PGPASSWORD from the master-user secret; pgx fills them in."
-  value       = "postgres://${aws_rds_cluster.this.endpoint}:${aws_rds_cluster.this.port}/${aws_rds_cluster.this.database_name}?sslmode=require"
+  description = "DATABASE_URL without credentials, verifying the server certificate and name against the RDS CA bundle in the image. The services add PGUSER and an IAM token; the migrate task the master user's secret."
+  value       = "postgres://${aws_rds_cluster.this.endpoint}:${aws_rds_cluster.this.port}/${aws_rds_cluster.this.database_name}?sslmode=verify-full&sslrootcert=${var.ca_bundle_path}"
+}
+
+output "app_user" {
+  description = "The database role the services log in as (created by the migrate task)."
+  value       = var.app_user
+}
+
+output "app_user_connect_arn" {
+  description = "rds-db:connect resource of the application role, for the task roles."
+  value       = "arn:${data.aws_partition.current.partition}:rds-db:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:dbuser:${aws_rds_cluster.this.cluster_resource_id}/${var.app_user}"
+}
+
+output "client_rule_ids" {
+  description = "Ingress rules of the database's security group; the services wait for them."
+  value       = [for r in aws_vpc_security_group_ingress_rule.clients : r.id]
 }
 
 output "master_user_secret_arn" {

@@ -96,9 +96,9 @@ variable "log_retention_days" {
 }
 
 variable "master_password_rotation_days" {
-  description = "Days between rotations of the RDS-managed master password. ECS injects the password when a task starts, so after a rotation the services must be redeployed (see docs/deploy.md)."
+  description = "Days between rotations of the RDS-managed master password. Only the one-off migrate task uses it (read at its start); the services log in with IAM tokens, so a rotation never touches them."
   type        = number
-  default     = 180
+  default     = 30
 
   validation {
     condition     = var.master_password_rotation_days >= 1 && var.master_password_rotation_days <= 1000
@@ -110,4 +110,21 @@ variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "app_user" {
+  description = "Database role of the api and workers, logging in with IAM database authentication."
+  type        = string
+  default     = "sluice_app"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.app_user))
+    error_message = "app_user: a lower-case PostgreSQL identifier."
+  }
+}
+
+variable "ca_bundle_path" {
+  description = "Path of the RDS CA bundle inside the images (sslrootcert)."
+  type        = string
+  default     = "/etc/ssl/certs/rds-global-bundle.pem"
 }

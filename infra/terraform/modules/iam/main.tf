@@ -11,20 +11,9 @@ locals {
     "arn:${local.partition}:ecr:${local.region}:${local.account}:repository/*"
   ]
 
-  # Cross-region inference profiles (us., eu., apac., global., …) are invoked
-  # through the profile in the caller's account, and Bedrock then checks the
-  # foundation model in every region the profile routes to.
-  geo_prefixes = ["us", "eu", "apac", "jp", "au", "ca", "us-gov", "global"]
-  bedrock_resources = length(var.bedrock_model_ids) == 0 ? [
-    "arn:${local.partition}:bedrock:*::foundation-model/*",
-    "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/*",
-    "arn:${local.partition}:bedrock:*:${local.account}:application-inference-profile/*",
-    ] : distinct(flatten([
-      for id in var.bedrock_model_ids : contains(local.geo_prefixes, split(".", id)[0]) ? [
-        "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/${id}",
-        "arn:${local.partition}:bedrock:*::foundation-model/${join(".", slice(split(".", id), 1, length(split(".", id))))}",
-      ] : ["arn:${local.partition}:bedrock:*::foundation-model/${id}"]
-  ]))
+  # A valueFrom may name a JSON key (arn…:secret:name-AbCdEf:key::); IAM
+  # wants the secret's own ARN, its first seven fields.
+  extra_secret_arns = distinct([for v in values(var.extra_secrets) : join(":", slice(split(":", v), 0, 7))])
 }
 
 # ECS tasks only, and only from this account's ECS (confused-deputy guard).
@@ -54,9 +43,12 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 # --- Execution roles: what ECS itself needs to start a task -----------------
 
 data "aws_iam_policy_document" "execution" {
+  # The services log in to the database with IAM authentication; only the
+  # migrate task reads the master-user secret.
   for_each = {
-    api    = { log_group = var.api_log_group_arn, secrets = [var.database_secret_arn, var.master_key_secret_arn] }
-    worker = { log_group = var.worker_log_group_arn, secrets = [var.database_secret_arn] }
+    api     = { log_group = var.api_log_group_arn, secrets = concat([var.master_key_secret_arn], local.extra_secret_arns) }
+    worker  = { log_group = var.worker_log_group_arn, secrets = local.extra_secret_arns }
+    migrate = { log_group = var.api_log_group_arn, secrets = [var.database_secret_arn] }
   }
 
   statement {
@@ -77,10 +69,14 @@ data "aws_iam_policy_document" "execution" {
     resources = ["${each.value.log_group}:*"]
   }
 
-  statement {
-    sid       = "StartupSecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = each.value.secrets
+  dynamic "statement" {
+    for_each = length(each.value.secrets) > 0 ? [1] : []
+
+    content {
+      sid       = "StartupSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = each.value.secrets
+    }
   }
 
   dynamic "statement" {
@@ -101,7 +97,7 @@ data "aws_iam_policy_document" "execution" {
 }
 
 resource "aws_iam_role" "execution" {
-  for_each = toset(["api", "worker"])
+  for_each = toset(["api", "worker", "migrate"])
 
   name               = "${var.name}-${each.key}-exec"
   description        = "ECS execution role of the sluice ${each.key}: pull the image, write logs, read startup secrets"
@@ -117,30 +113,21 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution[each.key].json
 }
 
-# --- api task role: enqueue only ---------------------------------------------
+# --- task roles: what the processes call (see task-policies) -----------------
 
-data "aws_iam_policy_document" "api" {
-  statement {
-    sid       = "Enqueue"
-    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
-    resources = var.queue_arns
-  }
+module "task_policies" {
+  source = "./task-policies"
 
-  dynamic "statement" {
-    for_each = length(var.queue_kms_key_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "QueueEncryption"
-      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-      resources = var.queue_kms_key_arns
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["sqs.${local.region}.amazonaws.com"]
-      }
-    }
-  }
+  partition                = local.partition
+  region                   = local.region
+  account_id               = local.account
+  queue_arns               = var.queue_arns
+  dlq_arns                 = var.dlq_arns
+  queue_kms_key_arns       = var.queue_kms_key_arns
+  bedrock_caller_role_arns = var.bedrock_caller_role_arns
+  same_account_bedrock     = var.same_account_bedrock
+  bedrock_model_ids        = var.bedrock_model_ids
+  database_connect_arns    = var.database_connect_arns
 }
 
 resource "aws_iam_role" "api" {
@@ -153,60 +140,7 @@ resource "aws_iam_role" "api" {
 resource "aws_iam_role_policy" "api" {
   name   = "sluice-api"
   role   = aws_iam_role.api.id
-  policy = data.aws_iam_policy_document.api.json
-}
-
-# --- worker task role: drain the queues, call Bedrock -------------------------
-
-data "aws_iam_policy_document" "worker" {
-  statement {
-    sid = "Drain"
-    actions = [
-      "sqs:ReceiveMessage",
-      "sqs:DeleteMessage",
-      "sqs:ChangeMessageVisibility",
-      "sqs:SendMessage",
-      "sqs:GetQueueUrl",
-      "sqs:GetQueueAttributes",
-    ]
-    resources = concat(var.queue_arns, var.dlq_arns)
-  }
-
-  dynamic "statement" {
-    for_each = length(var.queue_kms_key_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "QueueEncryption"
-      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
-      resources = var.queue_kms_key_arns
-
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["sqs.${local.region}.amazonaws.com"]
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = length(var.bedrock_caller_role_arns) > 0 ? [1] : []
-
-    content {
-      sid       = "AssumeBedrockCallers"
-      actions   = ["sts:AssumeRole"]
-      resources = var.bedrock_caller_role_arns
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.same_account_bedrock ? [1] : []
-
-    content {
-      sid       = "InvokeBedrockHere"
-      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-      resources = local.bedrock_resources
-    }
-  }
+  policy = module.task_policies.api
 }
 
 resource "aws_iam_role" "worker" {
@@ -219,5 +153,5 @@ resource "aws_iam_role" "worker" {
 resource "aws_iam_role_policy" "worker" {
   name   = "sluice-worker"
   role   = aws_iam_role.worker.id
-  policy = data.aws_iam_policy_document.worker.json
+  policy = module.task_policies.worker
 }

@@ -31,8 +31,20 @@ variable "secrets_kms_key_arns" {
 }
 
 variable "database_secret_arn" {
-  description = "Secret holding the database username and password (injected as PGUSER and PGPASSWORD)."
+  description = "Secret holding the master user's name and password; only the migrate task's execution role may read it."
   type        = string
+}
+
+variable "database_connect_arns" {
+  description = "rds-db:connect ARNs (arn:…:rds-db:region:account:dbuser:cluster-ID/user) the api and workers log in with (IAM database authentication)."
+  type        = list(string)
+  default     = []
+}
+
+variable "extra_secrets" {
+  description = "The services module's extra_secrets (environment name to Secrets Manager ARN); both execution roles may read them."
+  type        = map(string)
+  default     = {}
 }
 
 variable "master_key_secret_arn" {

@@ -141,17 +141,34 @@ resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
   cidr_ipv4         = aws_vpc.this.cidr_block
 }
 
+# Not every endpoint service is offered in every AZ (bedrock-runtime, for
+# one, is not); an endpoint gets the private subnets of the AZs its service
+# supports, and needs at least one.
+data "aws_vpc_endpoint_service" "interface" {
+  for_each = var.interface_endpoints
+
+  service_name = "com.amazonaws.${data.aws_region.current.region}.${each.key}"
+  service_type = "Interface"
+}
+
 resource "aws_vpc_endpoint" "interface" {
   for_each = var.interface_endpoints
 
   vpc_id              = aws_vpc.this.id
-  service_name        = "com.amazonaws.${data.aws_region.current.region}.${each.key}"
+  service_name        = data.aws_vpc_endpoint_service.interface[each.key].service_name
   vpc_endpoint_type   = "Interface"
   private_dns_enabled = true
-  subnet_ids          = [for s in aws_subnet.private : s.id]
+  subnet_ids          = [for az, s in aws_subnet.private : s.id if contains(data.aws_vpc_endpoint_service.interface[each.key].availability_zones, az)]
   security_group_ids  = [aws_security_group.endpoints.id]
 
   tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
+
+  lifecycle {
+    precondition {
+      condition     = length(setintersection(data.aws_vpc_endpoint_service.interface[each.key].availability_zones, local.azs)) > 0
+      error_message = "Endpoint service ${each.key} is offered in none of the VPC's availability zones; drop it from interface_endpoints."
+    }
+  }
 }
 
 # ECR stores image layers in S3; the gateway endpoint is free and keeps image

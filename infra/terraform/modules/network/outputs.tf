@@ -32,3 +32,13 @@ output "endpoint_security_group_id" {
   description = "Security group of the interface endpoints."
   value       = aws_security_group.endpoints.id
 }
+
+output "s3_prefix_list_id" {
+  description = "Prefix list of the S3 gateway endpoint (ECR image layers)."
+  value       = aws_vpc_endpoint.s3.prefix_list_id
+}
+
+output "endpoint_subnet_ids" {
+  description = "Subnets of each interface endpoint: those in the AZs its service supports."
+  value       = { for k, e in aws_vpc_endpoint.interface : k => e.subnet_ids }
+}

@@ -28,3 +28,8 @@ output "alarm_arns" {
     { for a in aws_cloudwatch_metric_alarm.database_capacity : a.alarm_name => a.arn },
   )
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the deployment."
+  value       = aws_cloudwatch_dashboard.this.dashboard_name
+}

@@ -66,6 +66,32 @@ variable "database" {
   default = null
 }
 
+variable "metrics_namespace" {
+  description = "Namespace of the workers' EMF metrics and of the log-derived metrics (the services module's metrics_namespace output)."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "ECS cluster (Container Insights dimension)."
+  type        = string
+}
+
+variable "api_service_name" {
+  description = "ECS service of the api."
+  type        = string
+}
+
+variable "workers" {
+  description = "The worker services by account: ECS service name, the model aliases it serves, and its task bounds."
+  type = map(object({
+    service_name  = string
+    model_aliases = list(string)
+    min_count     = number
+    max_count     = number
+  }))
+  default = {}
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

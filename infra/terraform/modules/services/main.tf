@@ -7,19 +7,31 @@ locals {
   https     = var.certificate_arn != null
   listeners = local.https ? [80, 443] : [80]
 
+  metrics_namespace = coalesce(var.metrics_namespace, "Sluice/${var.name}")
+
+  # The services log in as the application role with IAM database
+  # authentication (a token per connection from the task role: nothing to
+  # inject, nothing for a password rotation to break) and never migrate:
+  # the one-off migrate task does that before they update (docs/deploy.md).
   common_env = merge(var.environment, {
     AWS_REGION          = local.region
     DATABASE_URL        = var.database_url
+    PGUSER              = var.database_app_user
+    SLUICE_DB_IAM_AUTH  = "true"
+    SLUICE_MIGRATE      = "false"
     SLUICE_CONFIG_YAML  = var.config_yaml
     SLUICE_QUEUE_PREFIX = var.queue_prefix
   })
 
-  # DATABASE_URL carries no credentials: pgx takes the user and password from
-  # PGUSER and PGPASSWORD, injected from the RDS-managed secret's JSON keys.
-  db_secrets = [
+  # Only the migrate task uses the master user, from the RDS-managed secret.
+  db_master_secrets = [
     { name = "PGUSER", valueFrom = "${var.database_secret_arn}:username::" },
     { name = "PGPASSWORD", valueFrom = "${var.database_secret_arn}:password::" },
   ]
+
+  # Further secrets for both services (e.g. SLUICE_WEBHOOK_SECRET), by
+  # environment name, never as plaintext environment.
+  extra_secrets = [for name, arn in var.extra_secrets : { name = name, valueFrom = arn }]
 
   log_options = {
     awslogs-region  = local.region
@@ -28,19 +40,26 @@ locals {
   }
 
   # The images run as distroless "nonroot"; say so here too, so a changed base
-  # image cannot silently run as root. The root filesystem is read-only; /tmp
-  # is a task-local scratch volume.
+  # image cannot silently run as root. The root filesystem is read-only, and
+  # there is no scratch volume: the binaries write no files (a Fargate bind
+  # mount would be root-owned and unwritable for 65532 anyway).
   hardening = {
     user                   = "65532:65532"
     readonlyRootFilesystem = true
-    mountPoints            = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
   }
 
-  worker_queues = {
-    for account, w in var.workers : account => [
-      for q in var.queues : q.name if contains(w.model_aliases, q.alias)
-    ]
+  # Container health checks through the binaries' own healthcheck
+  # subcommand: distroless has no shell or curl.
+  health_check = {
+    interval    = 15
+    timeout     = 5
+    retries     = 3
+    startPeriod = 30
   }
+
+  # Per-task call slots: each pool of a worker runs up to 64 calls (the
+  # worker's default concurrency).
+  slots_per_model = 64
 }
 
 # --- cluster -------------------------------------------------------------------
@@ -156,13 +175,47 @@ resource "aws_vpc_security_group_ingress_rule" "worker_metrics" {
   cidr_ipv4         = each.value
 }
 
-# Tasks talk HTTPS to AWS APIs (through the VPC endpoints or the NAT gateway)
-# and to webhook receivers, and PostgreSQL to the database. Nothing else.
-resource "aws_vpc_security_group_egress_rule" "https" {
-  for_each = { api = aws_security_group.api.id, worker = aws_security_group.worker.id }
+# Workers talk HTTPS to AWS APIs (through the VPC endpoints, or the NAT
+# gateway for Bedrock in other regions) and to webhook receivers anywhere.
+resource "aws_vpc_security_group_egress_rule" "worker_https" {
+  security_group_id = aws_security_group.worker.id
+  description       = "HTTPS: AWS APIs, Bedrock in any region, webhooks"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+}
 
-  security_group_id = each.value
-  description       = "HTTPS: AWS APIs, webhooks"
+# The api makes no outbound calls of its own: only SQS, and what Fargate does
+# through the task's network interface (image pull from ECR and S3, logs,
+# secrets). With the VPC endpoints given, HTTPS goes to them only.
+resource "aws_vpc_security_group_egress_rule" "api_https_endpoints" {
+  count = var.api_egress.via_endpoints ? 1 : 0
+
+  security_group_id            = aws_security_group.api.id
+  description                  = "HTTPS to the interface VPC endpoints"
+  ip_protocol                  = "tcp"
+  from_port                    = 443
+  to_port                      = 443
+  referenced_security_group_id = var.api_egress.endpoint_security_group_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_https_s3" {
+  count = var.api_egress.via_endpoints ? 1 : 0
+
+  security_group_id = aws_security_group.api.id
+  description       = "HTTPS to S3 (ECR image layers) through the gateway endpoint"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  prefix_list_id    = var.api_egress.s3_prefix_list_id
+}
+
+resource "aws_vpc_security_group_egress_rule" "api_https_anywhere" {
+  count = var.api_egress.via_endpoints ? 0 : 1
+
+  security_group_id = aws_security_group.api.id
+  description       = "HTTPS: AWS APIs through the NAT gateway (no VPC endpoints given)"
   ip_protocol       = "tcp"
   from_port         = 443
   to_port           = 443
@@ -273,6 +326,31 @@ resource "aws_lb_listener" "https" {
   tags = var.tags
 }
 
+# /metrics is for scrapers inside the VPC, never for load-balancer clients:
+# the listener that forwards to the api answers it with 404 itself.
+resource "aws_lb_listener_rule" "no_metrics" {
+  listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+  priority     = 1
+
+  action {
+    type = "fixed-response"
+
+    fixed_response {
+      content_type = "text/plain"
+      message_body = "not found"
+      status_code  = "404"
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = ["/metrics", "/metrics/*"]
+    }
+  }
+
+  tags = var.tags
+}
+
 # --- api -------------------------------------------------------------------------------
 
 resource "aws_ecs_task_definition" "api" {
@@ -289,18 +367,15 @@ resource "aws_ecs_task_definition" "api" {
     cpu_architecture        = var.cpu_architecture
   }
 
-  volume {
-    name = "tmp"
-  }
-
   container_definitions = jsonencode([merge(local.hardening, {
     name         = "api"
     image        = var.api.image
     essential    = true
     stopTimeout  = var.api.stop_timeout
     portMappings = [{ name = "http", containerPort = local.api_port, protocol = "tcp" }]
+    healthCheck  = merge(local.health_check, { command = ["CMD", "/usr/local/bin/sluice-api", "healthcheck"] })
     environment  = [for k, v in merge(local.common_env, { SLUICE_LISTEN_ADDR = ":${local.api_port}" }) : { name = k, value = v }]
-    secrets = concat(local.db_secrets, [
+    secrets = concat(local.extra_secrets, [
       { name = "SLUICE_MASTER_KEY", valueFrom = var.master_key_secret_arn },
     ])
     logConfiguration = {
@@ -346,13 +421,30 @@ resource "aws_ecs_service" "api" {
     rollback = true
   }
 
+  # apply returns when the deployment is healthy, or fails with it.
+  wait_for_steady_state = var.wait_for_steady_state
+
   tags = var.tags
 
   lifecycle {
     ignore_changes = [desired_count] # owned by autoscaling
   }
 
-  depends_on = [aws_lb_listener.http, aws_lb_listener.https, aws_ecs_cluster_capacity_providers.this]
+  # Tasks must find their network paths in place: the listeners, the egress
+  # rules, the database's ingress rules (terraform_data.prerequisites).
+  depends_on = [
+    aws_lb_listener.http, aws_lb_listener.https, aws_ecs_cluster_capacity_providers.this,
+    aws_vpc_security_group_ingress_rule.api_from_alb, aws_vpc_security_group_egress_rule.alb_to_api,
+    aws_vpc_security_group_egress_rule.api_https_endpoints, aws_vpc_security_group_egress_rule.api_https_s3,
+    aws_vpc_security_group_egress_rule.api_https_anywhere, aws_vpc_security_group_egress_rule.postgres,
+    terraform_data.prerequisites,
+  ]
+}
+
+# What the services need that other modules create (the database's ingress
+# rules, …), passed in as ids so that the services wait for them.
+resource "terraform_data" "prerequisites" {
+  input = var.prerequisite_ids
 }
 
 resource "aws_appautoscaling_target" "api" {
@@ -364,20 +456,23 @@ resource "aws_appautoscaling_target" "api" {
   tags               = var.tags
 }
 
-resource "aws_appautoscaling_policy" "api_cpu" {
-  name               = "${var.name}-api-cpu"
+# The api mostly waits (sync callers hold a request open while their job
+# runs), so CPU says little; requests per task is what it serves.
+resource "aws_appautoscaling_policy" "api_requests" {
+  name               = "${var.name}-api-requests"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.api.service_namespace
   resource_id        = aws_appautoscaling_target.api.resource_id
   scalable_dimension = aws_appautoscaling_target.api.scalable_dimension
 
   target_tracking_scaling_policy_configuration {
-    target_value       = var.api.cpu_target
+    target_value       = var.api.requests_per_target
     scale_in_cooldown  = 300
     scale_out_cooldown = 60
 
     predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.api.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
     }
   }
 }
@@ -400,21 +495,23 @@ resource "aws_ecs_task_definition" "worker" {
     cpu_architecture        = var.cpu_architecture
   }
 
-  volume {
-    name = "tmp"
-  }
-
+  # stopTimeout is Fargate's most (120 s); the worker drains within
+  # SLUICE_DRAIN_TIMEOUT, below it, and releases what is left to the queue.
   container_definitions = jsonencode([merge(local.hardening, {
     name         = "worker"
     image        = var.worker_image
     essential    = true
     stopTimeout  = each.value.stop_timeout
     portMappings = [{ name = "metrics", containerPort = local.metrics, protocol = "tcp" }]
+    healthCheck  = merge(local.health_check, { command = ["CMD", "/usr/local/bin/sluice-worker", "healthcheck"] })
     environment = [for k, v in merge(local.common_env, {
-      SLUICE_ACCOUNTS     = each.key
-      SLUICE_METRICS_ADDR = ":${local.metrics}"
+      SLUICE_ACCOUNTS      = each.key
+      SLUICE_METRICS_ADDR  = ":${local.metrics}"
+      SLUICE_SERVICE_NAME  = "worker-${each.key}"
+      SLUICE_EMF_NAMESPACE = local.metrics_namespace
+      SLUICE_DRAIN_TIMEOUT = "${each.value.drain_timeout}s"
     }) : { name = k, value = v }]
-    secrets = local.db_secrets
+    secrets = local.extra_secrets
     logConfiguration = {
       logDriver = "awslogs"
       options   = merge(local.log_options, { awslogs-group = var.worker_log_group_name, awslogs-stream-prefix = each.key })
@@ -459,13 +556,19 @@ resource "aws_ecs_service" "worker" {
     rollback = true
   }
 
+  wait_for_steady_state = var.wait_for_steady_state
+
   tags = merge(var.tags, { Account = each.key })
 
   lifecycle {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this, aws_vpc_security_group_egress_rule.worker_https,
+    aws_vpc_security_group_egress_rule.worker_http, aws_vpc_security_group_egress_rule.postgres,
+    terraform_data.prerequisites,
+  ]
 }
 
 resource "aws_appautoscaling_target" "worker" {
@@ -479,158 +582,70 @@ resource "aws_appautoscaling_target" "worker" {
   tags               = var.tags
 }
 
-# Step scaling on the account's queues: out when work waits (depth or age),
-# in by one when nothing has waited for a while. Quota, not task count, bounds
-# throughput, so max_count stays small.
-resource "aws_appautoscaling_policy" "worker_out" {
+# Workers scale on calls in flight per task against the task's call slots,
+# never on backlog: the budget, not the task count, bounds throughput, so a
+# backlog above quota (a batch, by design) must not add tasks that could only
+# wait. A task at its slots is concurrency-bound and gets company; idle tasks
+# go, and busy ones are protected from scale-in while their calls run (ECS
+# task scale-in protection). CallsInFlight reaches CloudWatch as EMF.
+resource "aws_appautoscaling_policy" "worker_in_flight" {
   for_each = var.workers
 
-  name               = "${var.name}-worker-${each.key}-out"
-  policy_type        = "StepScaling"
+  name               = "${var.name}-worker-${each.key}-in-flight"
+  policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.worker[each.key].service_namespace
   resource_id        = aws_appautoscaling_target.worker[each.key].resource_id
   scalable_dimension = aws_appautoscaling_target.worker[each.key].scalable_dimension
 
-  step_scaling_policy_configuration {
-    adjustment_type         = "ChangeInCapacity"
-    cooldown                = 120
-    metric_aggregation_type = "Maximum"
+  target_tracking_scaling_policy_configuration {
+    target_value       = coalesce(each.value.in_flight_target, floor(0.5 * local.slots_per_model * length(each.value.model_aliases)))
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
 
-    step_adjustment {
-      metric_interval_lower_bound = 0
-      scaling_adjustment          = 1
-    }
-  }
-}
+    customized_metric_specification {
+      namespace   = local.metrics_namespace
+      metric_name = "CallsInFlight"
+      statistic   = "Average"
 
-resource "aws_appautoscaling_policy" "worker_in" {
-  for_each = var.workers
-
-  name               = "${var.name}-worker-${each.key}-in"
-  policy_type        = "StepScaling"
-  service_namespace  = aws_appautoscaling_target.worker[each.key].service_namespace
-  resource_id        = aws_appautoscaling_target.worker[each.key].resource_id
-  scalable_dimension = aws_appautoscaling_target.worker[each.key].scalable_dimension
-
-  step_scaling_policy_configuration {
-    adjustment_type         = "ChangeInCapacity"
-    cooldown                = 300
-    metric_aggregation_type = "Maximum"
-
-    step_adjustment {
-      metric_interval_upper_bound = 0
-      scaling_adjustment          = -1
-    }
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "worker_backlog_high" {
-  for_each = var.workers
-
-  alarm_name          = "${var.name}-worker-${each.key}-backlog-high"
-  alarm_description   = "Scale out worker-${each.key}: more than ${each.value.scale_out_backlog} messages wait in its queues."
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = each.value.scale_out_backlog
-  evaluation_periods  = 2
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_appautoscaling_policy.worker_out[each.key].arn]
-
-  metric_query {
-    id          = "backlog"
-    expression  = "SUM([${join(",", [for i, _ in local.worker_queues[each.key] : "FILL(v${i}, 0)"])}])"
-    label       = "Messages waiting"
-    return_data = true
-  }
-
-  dynamic "metric_query" {
-    for_each = local.worker_queues[each.key]
-
-    content {
-      id = "v${metric_query.key}"
-
-      metric {
-        namespace   = "AWS/SQS"
-        metric_name = "ApproximateNumberOfMessagesVisible"
-        dimensions  = { QueueName = metric_query.value }
-        stat        = "Maximum"
-        period      = 60
+      dimensions {
+        name  = "Service"
+        value = "worker-${each.key}"
       }
     }
   }
-
-  tags = var.tags
 }
 
-resource "aws_cloudwatch_metric_alarm" "worker_age_high" {
-  for_each = var.workers
+# --- migrations: a one-off task, run before the services update --------------------------
 
-  alarm_name          = "${var.name}-worker-${each.key}-age-high"
-  alarm_description   = "Scale out worker-${each.key}: a message has waited more than ${each.value.scale_out_age_seconds} s in its queues."
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = each.value.scale_out_age_seconds
-  evaluation_periods  = 3
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_appautoscaling_policy.worker_out[each.key].arn]
+resource "aws_ecs_task_definition" "migrate" {
+  family                   = "${var.name}-migrate"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = 256
+  memory                   = 512
+  execution_role_arn       = var.migrate_execution_role_arn
 
-  metric_query {
-    id          = "age"
-    expression  = "MAX([${join(",", [for i, _ in local.worker_queues[each.key] : "FILL(a${i}, 0)"])}])"
-    label       = "Age of the oldest message"
-    return_data = true
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
   }
 
-  dynamic "metric_query" {
-    for_each = local.worker_queues[each.key]
-
-    content {
-      id = "a${metric_query.key}"
-
-      metric {
-        namespace   = "AWS/SQS"
-        metric_name = "ApproximateAgeOfOldestMessage"
-        dimensions  = { QueueName = metric_query.value }
-        stat        = "Maximum"
-        period      = 60
-      }
+  container_definitions = jsonencode([merge(local.hardening, {
+    name      = "migrate"
+    image     = var.api.image
+    essential = true
+    command   = ["migrate"]
+    environment = [for k, v in {
+      AWS_REGION         = local.region
+      DATABASE_URL       = var.database_url
+      SLUICE_DB_APP_USER = var.database_app_user
+    } : { name = k, value = v }]
+    secrets = local.db_master_secrets
+    logConfiguration = {
+      logDriver = "awslogs"
+      options   = merge(local.log_options, { awslogs-group = var.api_log_group_name, awslogs-stream-prefix = "migrate" })
     }
-  }
-
-  tags = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "worker_idle" {
-  for_each = var.workers
-
-  alarm_name          = "${var.name}-worker-${each.key}-idle"
-  alarm_description   = "Scale in worker-${each.key}: nothing has waited in its queues for 15 minutes."
-  comparison_operator = "LessThanOrEqualToThreshold"
-  threshold           = 0
-  evaluation_periods  = 15
-  treat_missing_data  = "breaching"
-  alarm_actions       = [aws_appautoscaling_policy.worker_in[each.key].arn]
-
-  metric_query {
-    id          = "waiting"
-    expression  = "SUM([${join(",", [for i, _ in local.worker_queues[each.key] : "FILL(w${i}, 0)"])}])"
-    label       = "Messages waiting"
-    return_data = true
-  }
-
-  dynamic "metric_query" {
-    for_each = local.worker_queues[each.key]
-
-    content {
-      id = "w${metric_query.key}"
-
-      metric {
-        namespace   = "AWS/SQS"
-        metric_name = "ApproximateNumberOfMessagesVisible"
-        dimensions  = { QueueName = metric_query.value }
-        stat        = "Maximum"
-        period      = 60
-      }
-    }
-  }
+  })])
 
   tags = var.tags
 }

@@ -57,3 +57,30 @@ output "alb_security_group_id" {
   description = "Security group of the load balancer."
   value       = aws_security_group.alb.id
 }
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the workers' EMF metrics."
+  value       = local.metrics_namespace
+}
+
+output "migrate_task_definition_arn" {
+  description = "The one-off migrate task: run it (and wait for exit code 0) before the services update; see docs/deploy.md."
+  value       = aws_ecs_task_definition.migrate.arn
+}
+
+output "migrate_command" {
+  description = "aws ecs run-task for the migrate task on the api's network."
+  value = join(" ", [
+    "aws ecs run-task --cluster ${aws_ecs_cluster.this.name} --launch-type FARGATE",
+    "--task-definition ${aws_ecs_task_definition.migrate.arn}",
+    "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${aws_security_group.api.id}],assignPublicIp=DISABLED}'",
+  ])
+}
+
+output "container_definitions" {
+  description = "Container definitions (JSON) by task family suffix: api, migrate, worker-<account>."
+  value = merge(
+    { api = aws_ecs_task_definition.api.container_definitions, migrate = aws_ecs_task_definition.migrate.container_definitions },
+    { for k, t in aws_ecs_task_definition.worker : "worker-${k}" => t.container_definitions },
+  )
+}

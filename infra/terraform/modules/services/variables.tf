@@ -48,12 +48,18 @@ variable "queue_prefix" {
 }
 
 variable "database_url" {
-  description = "DATABASE_URL without credentials (postgres://host:port/db?sslmode=require)."
+  description = "DATABASE_URL without credentials (postgres://host:port/db?sslmode=verify-full&sslrootcert=…)."
   type        = string
 }
 
+variable "database_app_user" {
+  description = "Database role the api and workers log in as, with IAM database authentication (PGUSER). The migrate task creates it."
+  type        = string
+  default     = "sluice_app"
+}
+
 variable "database_secret_arn" {
-  description = "Secret with the JSON keys username and password; injected as PGUSER and PGPASSWORD, which pgx adds to DATABASE_URL."
+  description = "Secret with the JSON keys username and password of the master user; only the migrate task gets it (as PGUSER and PGPASSWORD)."
   type        = string
 }
 
@@ -68,9 +74,43 @@ variable "master_key_secret_arn" {
 }
 
 variable "environment" {
-  description = "Extra environment for every container (e.g. SLUICE_LOG_LEVEL = \"debug\")."
+  description = "Extra environment for every container (e.g. SLUICE_LOG_LEVEL = \"debug\"). Nothing secret: use extra_secrets."
   type        = map(string)
   default     = {}
+}
+
+variable "extra_secrets" {
+  description = "Further secrets for the api and worker containers, by environment variable name, as Secrets Manager ARNs (optionally with :json-key:: suffixes), e.g. SLUICE_WEBHOOK_SECRET. The execution roles may read exactly these."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.extra_secrets : can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:", v)) && can(regex("^[A-Z_][A-Z0-9_]*$", k))])
+    error_message = "extra_secrets: environment names (A-Z, 0-9, _) to Secrets Manager secret ARNs."
+  }
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the workers' EMF metrics; null: Sluice/<name>."
+  type        = string
+  default     = null
+}
+
+variable "wait_for_steady_state" {
+  description = "Whether apply waits until the services are stable (and fails when a deployment does)."
+  type        = bool
+  default     = true
+}
+
+variable "prerequisite_ids" {
+  description = "Ids of resources other modules create that the tasks need before they start (e.g. the database's ingress rules); the services wait for them."
+  type        = list(string)
+  default     = []
+}
+
+variable "migrate_execution_role_arn" {
+  description = "Execution role of the one-off migrate task (pull the image, write logs, read the master-user secret)."
+  type        = string
 }
 
 variable "allow_http_egress" {
@@ -87,18 +127,39 @@ variable "api" {
     task cpu/memory (Fargate sizes), and autoscaling bounds and CPU target.
   EOT
   type = object({
-    image        = string
-    cpu          = optional(number, 512)
-    memory       = optional(number, 1024)
-    min_count    = optional(number, 2)
-    max_count    = optional(number, 6)
-    cpu_target   = optional(number, 60)
-    stop_timeout = optional(number, 120)
+    image     = string
+    cpu       = optional(number, 512)
+    memory    = optional(number, 1024)
+    min_count = optional(number, 2)
+    max_count = optional(number, 6)
+    # Target of ALBRequestCountPerTarget (requests per task per minute).
+    requests_per_target = optional(number, 1000)
+    stop_timeout        = optional(number, 120)
   })
 
   validation {
     condition     = var.api.min_count >= 1 && var.api.max_count >= var.api.min_count
     error_message = "api: need 1 <= min_count <= max_count."
+  }
+
+  validation {
+    condition     = var.api.stop_timeout >= 2 && var.api.stop_timeout <= 120
+    error_message = "api: stop_timeout is 2-120 s (Fargate's limit)."
+  }
+}
+
+variable "api_egress" {
+  description = "Where the api may send HTTPS. via_endpoints: only to the interface endpoints' security group and the S3 gateway endpoint's prefix list (the VPC must have endpoints for sqs, ecr.api, ecr.dkr, logs and secretsmanager); false: anywhere, through a NAT gateway."
+  type = object({
+    via_endpoints              = optional(bool, false)
+    endpoint_security_group_id = optional(string)
+    s3_prefix_list_id          = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = !var.api_egress.via_endpoints || (var.api_egress.endpoint_security_group_id != null && var.api_egress.s3_prefix_list_id != null)
+    error_message = "api_egress: via_endpoints needs endpoint_security_group_id and s3_prefix_list_id."
   }
 }
 
@@ -191,22 +252,27 @@ variable "workers" {
     service share the account's budget through Postgres, so adding replicas adds
     concurrency and availability, never quota: size max_count for the in-flight
     calls the budget allows, not for the backlog.
-      model_aliases: models this account serves (its queues drive autoscaling)
-      spot:          run all but one task on Fargate Spot (interruptions only
-                     delay jobs: an unfinished message returns to the queue)
-      scale_out_backlog / scale_out_age_seconds: add a task when more messages
-                     than this wait, or the oldest is older than this
+      model_aliases:    models this account serves (64 call slots each per task)
+      spot:             run all but one task on Fargate Spot (interruptions
+                        only delay jobs: an unfinished message returns to the queue)
+      in_flight_target: average calls in flight per task that autoscaling
+                        keeps (default half the task's slots); backlog never
+                        adds tasks
+      stop_timeout:     seconds ECS waits after SIGTERM (Fargate allows 120)
+      drain_timeout:    seconds the worker lets calls finish after SIGTERM
+                        before releasing the rest to the queue (SLUICE_DRAIN_TIMEOUT);
+                        below stop_timeout
   EOT
   type = map(object({
-    model_aliases         = list(string)
-    cpu                   = optional(number, 512)
-    memory                = optional(number, 1024)
-    min_count             = optional(number, 1)
-    max_count             = optional(number, 4)
-    spot                  = optional(bool, false)
-    scale_out_backlog     = optional(number, 50)
-    scale_out_age_seconds = optional(number, 60)
-    stop_timeout          = optional(number, 120)
+    model_aliases    = list(string)
+    cpu              = optional(number, 512)
+    memory           = optional(number, 1024)
+    min_count        = optional(number, 1)
+    max_count        = optional(number, 4)
+    spot             = optional(bool, false)
+    in_flight_target = optional(number)
+    stop_timeout     = optional(number, 120)
+    drain_timeout    = optional(number, 100)
   }))
 
   validation {
@@ -215,8 +281,13 @@ variable "workers" {
   }
 
   validation {
-    condition     = alltrue([for w in var.workers : length(w.model_aliases) >= 1 && length(w.model_aliases) <= 5])
-    error_message = "workers: each account serves 1-5 model aliases here (CloudWatch metric math in one alarm takes at most 10 queues)."
+    condition     = alltrue([for w in var.workers : length(w.model_aliases) >= 1])
+    error_message = "workers: each account serves at least one model alias."
+  }
+
+  validation {
+    condition     = alltrue([for w in var.workers : w.stop_timeout <= 120 && w.drain_timeout >= 1 && w.drain_timeout + 10 <= w.stop_timeout])
+    error_message = "workers: stop_timeout is at most 120 s (Fargate), and drain_timeout must leave at least 10 s of it to release what is left."
   }
 }
 

@@ -11,6 +11,12 @@ mock_provider "aws" {
     }
   }
 
+  mock_data "aws_vpc_endpoint_service" {
+    defaults = {
+      availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    }
+  }
+
   mock_data "aws_caller_identity" {
     defaults = {
       account_id = "123456789012"
@@ -73,6 +79,85 @@ run "plan" {
     condition     = yamldecode(local.sluice_config).models["claude-sonnet"].bedrock_model_id == "us.anthropic.claude-sonnet-4-20250514-v1:0"
     error_message = "the generated sluice configuration carries the models"
   }
+}
+
+# Applied against the mocks (nothing leaves the machine), so that generated
+# ARNs are known and the rendered policies and container definitions can be
+# read.
+run "rendered" {
+  command = apply
+
+  # Least privilege (infra/tests/iam exercises these under enforcement).
+  assert {
+    condition = alltrue([for a in module.queues.dlq_arns : contains(flatten([
+      for st in jsondecode(module.iam.api_task_policy).Statement : st.Resource if contains(st.Action, "sqs:GetQueueUrl")
+    ]), a)])
+    error_message = "the api resolves every DLQ at start: it needs sqs:GetQueueUrl on them"
+  }
+
+  assert {
+    condition = length(setintersection(flatten([
+      for st in jsondecode(module.iam.worker_task_policy).Statement : st.Resource if anytrue([for a in st.Action : contains(["sqs:SendMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"], a)])
+    ]), module.queues.dlq_arns)) == 0
+    error_message = "workers only receive and delete dead letters"
+  }
+
+  assert {
+    condition = alltrue([for p in [module.iam.api_task_policy, module.iam.worker_task_policy] : contains(flatten([
+      for st in jsondecode(p).Statement : st.Resource if contains(st.Action, "rds-db:connect")
+    ]), module.database.app_user_connect_arn)])
+    error_message = "both services log in to the database with IAM authentication"
+  }
+
+  assert {
+    condition     = endswith(module.database.app_user_connect_arn, "/sluice_app") && strcontains(module.database.database_url, "sslmode=verify-full&sslrootcert=/etc/ssl/certs/rds-global-bundle.pem")
+    error_message = "the services log in as sluice_app over TLS that verifies the server against the RDS CA bundle"
+  }
+
+  # Graceful stops, health checks, no master secret in the services.
+  assert {
+    condition = alltrue([for k, c in module.services.container_definitions : startswith(k, "worker-") ? (
+      jsondecode(c)[0].stopTimeout == 120 &&
+      contains(jsondecode(c)[0].environment, { name = "SLUICE_DRAIN_TIMEOUT", value = "100s" }) &&
+      contains(jsondecode(c)[0].environment, { name = "SLUICE_EMF_NAMESPACE", value = "Sluice/${var.name}" }) &&
+      jsondecode(c)[0].healthCheck.command == ["CMD", "/usr/local/bin/sluice-worker", "healthcheck"]
+    ) : true])
+    error_message = "workers: stopTimeout 120 s, a 100 s drain, EMF metrics, the healthcheck subcommand"
+  }
+
+  assert {
+    condition = alltrue([for k in ["api", "worker-prod-a"] : (
+      !strcontains(module.services.container_definitions[k], "PGPASSWORD") &&
+      contains(jsondecode(module.services.container_definitions[k])[0].environment, { name = "SLUICE_MIGRATE", value = "false" }) &&
+      contains(jsondecode(module.services.container_definitions[k])[0].environment, { name = "SLUICE_DB_IAM_AUTH", value = "true" })
+    )])
+    error_message = "the services never migrate and carry no database password"
+  }
+
+  assert {
+    condition     = jsondecode(module.services.container_definitions["migrate"])[0].command == ["migrate"] && strcontains(module.services.container_definitions["migrate"], "PGPASSWORD")
+    error_message = "the migrate task runs `migrate` as the master user"
+  }
+}
+
+# Broken: a drain that leaves no time to release the rest before SIGKILL.
+run "drain_too_long" {
+  command = plan
+
+  variables {
+    accounts = {
+      "home" = {
+        region   = "us-east-1"
+        role_arn = ""
+        models = {
+          "nova-lite" = { tpm = 1000000 }
+        }
+        worker = { drain_timeout = 115 }
+      }
+    }
+  }
+
+  expect_failures = [var.accounts]
 }
 
 # The other branches: one account called with the task role itself (no
