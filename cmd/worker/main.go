@@ -15,8 +15,8 @@ import (
 
 	"github.com/sluice-broker/sluice/internal/app"
 	"github.com/sluice-broker/sluice/internal/emf"
-	"github.com/sluice-broker/sluice/internal/taskprotect"
 	"github.com/sluice-broker/sluice/internal/subcommand"
+	"github.com/sluice-broker/sluice/internal/taskprotect"
 	"github.com/sluice-broker/sluice/internal/worker"
 )
 
