@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/pools"
 	"github.com/sluice-broker/sluice/internal/subcommand"
 	"github.com/sluice-broker/sluice/internal/webhook"
 )
@@ -58,7 +59,7 @@ func run() error {
 		Keys: apikey.NewStore(deps.Pool), Guard: webhook.NewGuard(deps.Config.Env.WebhookAllowPrivate),
 		BodyTimeout: deps.Config.Env.BodyTimeout, UploadTimeout: deps.Config.Env.UploadTimeout}
 	if deps.Config.Env.Admission {
-		srv.Admission = &admission.Controller{DB: deps.Pool, Store: deps.Store, Config: deps.Config, Log: deps.Log}
+		srv.Admission = &admission.Controller{DB: deps.Pool, Store: deps.Store, Pools: pools.Store{DB: deps.Pool}, Config: deps.Config, Log: deps.Log}
 	}
 	if srv.BatchWindow, err = batch.WindowFromEnv(); err != nil {
 		return err

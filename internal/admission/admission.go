@@ -14,9 +14,11 @@ package admission
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +26,8 @@ import (
 
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/openai"
+	"github.com/sluice-broker/sluice/internal/pools"
 )
 
 // maxBacklog bounds the queued jobs read per refresh; beyond it the estimate
@@ -34,6 +38,7 @@ const maxBacklog = 20000
 type Controller struct {
 	DB     *pgxpool.Pool
 	Store  *jobs.Store
+	Pools  pools.Store
 	Config *config.Config
 	Log    *slog.Logger
 	// Every is how often the estimates are read again; Shed how often
@@ -64,6 +69,10 @@ type estimate struct {
 	// of recent jobs); ratio is what jobs are charged per token reserved.
 	service time.Duration
 	ratio   float64
+	// down lists the accounts whose pools are down, with the error that
+	// says why; unavailable is set when every running pool of the alias is.
+	down        []string
+	unavailable bool
 }
 
 // wait is how long until a job of cost, due at due, can start: the jobs
@@ -140,6 +149,18 @@ func (c *Controller) Admit(alias string, cost float64, deadline time.Time) Decis
 	return d
 }
 
+// Unavailable says, when no account can serve alias now (every running
+// pool of it is down for an account fault), why: each account's last error.
+func (c *Controller) Unavailable(alias string) (why string, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, found := c.aliases[alias]
+	if !found || !e.unavailable {
+		return "", false
+	}
+	return strings.Join(e.down, "; "), true
+}
+
 // Wait is the current estimated queue wait for a new job of alias, for a
 // Retry-After.
 func (c *Controller) Wait(alias string) time.Duration {
@@ -180,11 +201,38 @@ func (c *Controller) refresh(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	// Pools down for an account fault add nothing to the rate; an alias all
+	// of whose running pools are down cannot be served at all.
+	health, err := c.Pools.All(ctx)
+	if err != nil {
+		return err
+	}
+	down := map[[2]string]bool{}
+	healthy := map[string]bool{}
+	for _, h := range health {
+		e := next[h.Model]
+		if e == nil || !h.Fresh(now) {
+			continue
+		}
+		if h.Healthy {
+			healthy[h.Model] = true
+			continue
+		}
+		down[[2]string{h.Account, h.Model}] = true
+		why := "unknown error"
+		if h.LastError != nil {
+			why = *h.LastError
+		}
+		e.down = append(e.down, fmt.Sprintf("account %s: %s", h.Account, why))
+	}
+	for alias, e := range next {
+		e.unavailable = len(e.down) > 0 && !healthy[alias]
+	}
 	window := c.Config.Env.Window.Seconds()
 	for _, acct := range c.Config.Accounts {
 		for alias, m := range acct.Models {
 			e := next[alias]
-			if e == nil {
+			if e == nil || down[[2]string{acct.Name, alias}] {
 				continue
 			}
 			factor, level := 1.0, float64(m.TPM)
@@ -241,13 +289,28 @@ func (c *Controller) shed(ctx context.Context) {
 		est   jobs.ShedEstimate
 	}
 	var plans []plan
+	unavailable := map[string]string{}
 	for alias, e := range c.aliases {
+		if e.unavailable {
+			unavailable[alias] = strings.Join(e.down, "; ")
+		}
 		if len(e.dues) == 0 || e.tokensPerSec <= 0 {
 			continue
 		}
 		plans = append(plans, plan{alias, jobs.ShedEstimate{TokensPerSec: e.tokensPerSec / e.ratio, Level: e.level / e.ratio, Service: e.service}})
 	}
 	c.mu.Unlock()
+	// Sync callers of a model no account can serve hear it now; async jobs
+	// wait for an account to heal, up to their deadline.
+	for alias, why := range unavailable {
+		n, err := c.Store.FailQueuedSync(ctx, alias, UnavailableError(alias, why).Record())
+		if err != nil && ctx.Err() == nil {
+			c.Log.WarnContext(ctx, "admission: fail the sync jobs of an unavailable model", "model", alias, "err", err)
+		}
+		if n > 0 {
+			c.Log.InfoContext(ctx, "admission: no account can serve the model; failed its waiting sync jobs", "model", alias, "jobs", n, "why", why)
+		}
+	}
 	for _, p := range plans {
 		n, err := c.Store.ShedInfeasible(ctx, p.alias, p.est)
 		if err != nil {
@@ -260,4 +323,9 @@ func (c *Controller) shed(ctx context.Context) {
 			c.Log.InfoContext(ctx, "admission: expired jobs that could not meet their deadline", "model", p.alias, "jobs", n)
 		}
 	}
+}
+
+// UnavailableError is the 503 of a model no account can serve now.
+func UnavailableError(alias, why string) *openai.Error {
+	return openai.Unavailable(fmt.Sprintf("No account can serve model %s now: %s. The accounts are checked again by themselves; retry later.", alias, why)).WithCode("model_unavailable")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sluice-broker/sluice/internal/admission"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
 )
@@ -84,10 +85,18 @@ func estimateCost(body []byte, maxOutput int) float64 {
 	return float64(len(body))/2 + 16 + float64(maxOutput)
 }
 
-// admit refuses at once a sync job that the queue cannot start and finish
-// before its stated deadline.
+// admit refuses at once a sync job that no account can serve now (503), or
+// that the queue cannot start and finish before its stated deadline (429).
 func (s *Server) admit(c echo.Context, job *jobs.Job, p waitPlan) error {
-	if s.Admission == nil || !p.stated() {
+	if s.Admission == nil {
+		return nil
+	}
+	// No account can serve the model now: say so, naming each account's
+	// error, rather than hold the caller until its timeout.
+	if why, down := s.Admission.Unavailable(job.Model); down {
+		return admission.UnavailableError(job.Model, why)
+	}
+	if !p.stated() {
 		return nil
 	}
 	d := s.Admission.Admit(job.Model, job.Cost, *p.deadline)

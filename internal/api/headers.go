@@ -75,8 +75,9 @@ func (s *Server) responseHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // noRetry tells an error a client should not retry: see responseHeaders.
 func noRetry(status int, ofJob bool) bool {
-	if status == http.StatusTooManyRequests {
-		// The queue could not meet the caller's deadline: Retry-After says when it can.
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		// The queue could not meet the caller's deadline, or no account can
+		// serve now: Retry-After says when to try again.
 		return false
 	}
 	if ofJob {

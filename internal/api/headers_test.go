@@ -12,7 +12,7 @@ func TestNoRetry(t *testing.T) {
 		{408, false, false}, {429, false, false}, // the SDKs' own retry is right for these
 		{500, false, false}, {503, false, false}, // no job exists yet: retrying is safe
 		{502, true, true}, {504, true, true}, {400, true, true}, // the worker already retried, or the job goes on
-		{429, true, false}, // an expired job: Retry-After says when the queue can take it
+		{429, true, false}, {503, true, false}, // an expired job, a model no account serves now: after Retry-After
 	} {
 		if got := noRetry(tc.status, tc.ofJob); got != tc.want {
 			t.Errorf("noRetry(%d, job %v) = %v", tc.status, tc.ofJob, got)

@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/models/:model", s.getModel)
 	v1.POST("/chat/completions", s.chatCompletions)
 	v1.POST("/embeddings", s.embeddings)
+	v1.GET("/accounts", s.listAccounts)
 	v1.GET("/jobs", s.listJobs)
 	v1.GET("/jobs/:id", s.getJob)
 	v1.POST("/jobs/:id/cancel", s.cancelJob)

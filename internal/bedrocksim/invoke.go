@@ -157,6 +157,10 @@ func (s *Server) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	account = p.Account
+	if s.refusals.refuses(account, RefuseModel) {
+		fail(modelRefused())
+		return
+	}
 	if _, ok := s.cfg.Models[modelID]; !ok {
 		fail(newError("ValidationException", "The provided model identifier is invalid."))
 		return

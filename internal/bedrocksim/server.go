@@ -29,6 +29,8 @@ type Server struct {
 	ledger *ledger
 	fails  failCounter
 	cache  *promptCache
+	// refusals make accounts refuse their role or their model access.
+	refusals refusals
 }
 
 // New builds a Server from cfg, filling defaults (see Config).
@@ -52,6 +54,8 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /_sim/stats", s.handleStats)
 	s.mux.HandleFunc("POST /_sim/reset", s.handleReset)
 	s.mux.HandleFunc("POST /_sim/forget-sessions", s.handleForgetSessions)
+	s.mux.HandleFunc("POST /_sim/refuse", s.handleRefuse(true))
+	s.mux.HandleFunc("POST /_sim/heal", s.handleRefuse(false))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, newError("UnknownOperationException", "bedrocksim does not serve %s %s", r.Method, r.URL.Path))
 	})
@@ -147,6 +151,9 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request, streaming boo
 		return fail(newError("AccessDeniedException", "User: %s is not authorized to perform: bedrock:InvokeModel (bedrocksim: base credentials have no default_account)", p.ARN))
 	}
 	c.account = p.Account
+	if s.refusals.refuses(c.account, RefuseModel) {
+		return fail(modelRefused())
+	}
 
 	model, ok := s.cfg.Models[c.modelID]
 	if !ok {

@@ -97,7 +97,7 @@ func (s *Server) assumeRole(caller principal, form url.Values, now time.Time) (a
 	accountID, roleName := m[1], m[2]
 	denied := newError("AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, roleARN)
 	acct, ok := s.cfg.account(accountID)
-	if !ok {
+	if !ok || s.refusals.refuses(accountID, RefuseRole) {
 		return assumeRoleResponse{}, denied
 	}
 	if acct.ExternalID != "" && form.Get("ExternalId") != acct.ExternalID {

@@ -567,3 +567,19 @@ func (s *Store) QueuedInClaimOrder(ctx context.Context, p Priority, limit int) (
 		return q, err
 	})
 }
+
+// FailQueuedSync fails the queued sync jobs of model with reason (no account
+// can serve it): their callers are answered at once. It returns how many.
+func (s *Store) FailQueuedSync(ctx context.Context, model string, reason any) (int, error) {
+	errJSON, err := json.Marshal(reason)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE jobs SET state = 'failed', error = $2, finished_at = now(), updated_at = now()
+		WHERE model = $1 AND mode = 'sync' AND state = 'queued'`, model, errJSON)
+	if err != nil {
+		return 0, fmt.Errorf("fail queued sync jobs of %s: %w", model, err)
+	}
+	return int(tag.RowsAffected()), nil
+}

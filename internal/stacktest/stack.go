@@ -30,6 +30,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/pools"
 	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/internal/testenv"
 	"github.com/sluice-broker/sluice/internal/webhook"
@@ -220,7 +221,7 @@ func Start(t testing.TB, o Options) *Stack {
 		Keys: apikey.NewStore(s.DB), Guard: webhook.NewGuard(cfg.Env.WebhookAllowPrivate)}
 	srv.BatchWindow, srv.MaxFileBytes = o.BatchWindow, o.MaxFileBytes
 	if cfg.Env.Admission {
-		srv.Admission = &admission.Controller{DB: s.DB, Store: s.Store, Config: cfg, Log: quietLogger(), Every: 100 * time.Millisecond, Shed: 500 * time.Millisecond}
+		srv.Admission = &admission.Controller{DB: s.DB, Store: s.Store, Pools: pools.Store{DB: s.DB}, Config: cfg, Log: quietLogger(), Every: 100 * time.Millisecond, Shed: 500 * time.Millisecond}
 		actx, acancel := context.WithCancel(ctx)
 		admissionDone := make(chan struct{})
 		go func() { defer close(admissionDone); srv.Admission.Run(actx) }()

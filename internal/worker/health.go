@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-broker/sluice/internal/pools"
 )
 
 // A fault has a scope: the job's (Bedrock refused this request), passing
@@ -57,6 +58,7 @@ func staleSession(code string) bool {
 type health struct {
 	account, model string
 	log            *slog.Logger
+	maxBackoff     time.Duration
 
 	// changes is signalled when the state changes, to publish it at once.
 	changes chan struct{}
@@ -74,13 +76,11 @@ type health struct {
 	trial bool
 }
 
-const (
-	healthMinBackoff = time.Second
-	healthMaxBackoff = time.Minute
-)
+// healthMinBackoff is the first wait before a down pool checks its account.
+const healthMinBackoff = time.Second
 
-func newHealth(account, model string, log *slog.Logger) *health {
-	return &health{account: account, model: model, log: log, changed: time.Now(), changes: make(chan struct{}, 1)}
+func newHealth(account, model string, maxBackoff time.Duration, log *slog.Logger) *health {
+	return &health{account: account, model: model, maxBackoff: maxBackoff, log: log, changed: time.Now(), changes: make(chan struct{}, 1)}
 }
 
 // flip marks a change of state; h.mu is held.
@@ -101,14 +101,14 @@ func (h *health) fail(code string, err error) {
 	switch {
 	case h.trial:
 		h.trial = false
-		h.backoff = min(2*h.backoff, healthMaxBackoff)
+		h.backoff = min(2*h.backoff, h.maxBackoff)
 		h.flip(true)
 	case !h.down:
 		h.backoff = healthMinBackoff
 		h.flip(true)
 		h.log.Warn("account cannot serve this model: pool down; its jobs go to other accounts", "code", code, "err", err)
 	default:
-		h.backoff = min(2*h.backoff, healthMaxBackoff)
+		h.backoff = min(2*h.backoff, h.maxBackoff)
 	}
 	h.retryAt = time.Now().Add(h.backoff)
 }
@@ -163,46 +163,20 @@ func (h *health) checked(err error) {
 	h.flip(false)
 }
 
-// HealthRow is what a pool publishes of itself.
-type HealthRow struct {
-	Healthy   bool
-	Code, Err string
-	ErrAt     time.Time
-	Changed   time.Time
-}
-
-func (h *health) row() HealthRow {
+// row is what the pool publishes of itself.
+func (h *health) row() pools.Health {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return HealthRow{Healthy: !h.down, Code: h.code, Err: h.lastErr, ErrAt: h.errAt, Changed: h.changed}
+	r := pools.Health{Account: h.account, Model: h.model, Healthy: !h.down, ChangedAt: h.changed}
+	if h.code != "" {
+		code, msg, at := h.code, h.lastErr, h.errAt
+		r.LastErrorCode, r.LastError, r.LastErrorAt = &code, &msg, &at
+	}
+	return r
 }
 
-// HealthPublisher keeps the pools' health where the api reads it.
+// HealthPublisher keeps the pools' health where the api reads it
+// (pools.Store).
 type HealthPublisher interface {
-	PublishHealth(ctx context.Context, account, model string, r HealthRow) error
-}
-
-// DBHealth publishes to the pool_health table.
-type DBHealth struct{ DB *pgxpool.Pool }
-
-// PublishHealth writes one pool's row.
-func (d DBHealth) PublishHealth(ctx context.Context, account, model string, r HealthRow) error {
-	db := d.DB
-	var errAt *time.Time
-	if !r.ErrAt.IsZero() {
-		errAt = &r.ErrAt
-	}
-	nullable := func(s string) *string {
-		if s == "" {
-			return nil
-		}
-		return &s
-	}
-	_, err := db.Exec(ctx, `
-		INSERT INTO pool_health (account, model, healthy, last_error, last_error_code, last_error_at, changed_at, seen_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-		ON CONFLICT (account, model) DO UPDATE SET healthy = $3, last_error = $4, last_error_code = $5,
-			last_error_at = $6, changed_at = $7, seen_at = now()`,
-		account, model, r.Healthy, nullable(r.Err), nullable(r.Code), errAt, r.Changed)
-	return err
+	Publish(ctx context.Context, h pools.Health) error
 }

@@ -119,6 +119,8 @@ type Pool struct {
 	DrainTimeout time.Duration
 	// FairWindow is how long a tenant's past service counts against it.
 	FairWindow time.Duration
+	// MaxCheckBackoff bounds the wait between checks of a down account.
+	MaxCheckBackoff time.Duration
 
 	est    *estimator
 	svc    *serviceTime
@@ -154,7 +156,10 @@ func (p *Pool) defaults() {
 	p.Log = p.Log.With("account", p.Account, "model", p.Alias)
 	p.est = newEstimator(float64(p.Model.DefaultMaxTokens) + 256)
 	p.svc = &serviceTime{}
-	p.health = newHealth(p.Account, p.Alias, p.Log)
+	if p.MaxCheckBackoff <= 0 {
+		p.MaxCheckBackoff = time.Minute
+	}
+	p.health = newHealth(p.Account, p.Alias, p.MaxCheckBackoff, p.Log)
 	if p.Fault != nil {
 		code, _ := accountFault(p.Fault)
 		if code == "" {
@@ -363,7 +368,7 @@ func (p *Pool) observe(ctx context.Context) {
 		}
 		metricPoolHealthy.WithLabelValues(p.labels...).Set(healthy)
 		if p.Health != nil && (changed || tick%2 == 0) {
-			if err := p.Health.PublishHealth(ctx, p.Account, p.Alias, row); err != nil && ctx.Err() == nil {
+			if err := p.Health.Publish(ctx, row); err != nil && ctx.Err() == nil {
 				p.Log.WarnContext(ctx, "publish pool health", "err", err)
 			}
 		}

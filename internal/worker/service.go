@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/budget"
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/pools"
 	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/internal/webhook"
 )
@@ -53,7 +54,7 @@ func (s *Service) Run(ctx context.Context) error {
 	go func() { hubDone <- hub.Run(hubCtx) }()
 	defer func() { stopHub(); <-hubDone }()
 	endpoints := bedrock.Endpoints{Bedrock: cfg.Env.BedrockEndpoint, STS: cfg.Env.STSEndpoint}
-	pools := 0
+	running := 0
 	for _, acct := range cfg.Accounts {
 		if len(cfg.Env.Accounts) > 0 && !slices.Contains(cfg.Env.Accounts, acct.Name) {
 			continue
@@ -76,16 +77,16 @@ func (s *Service) Run(ctx context.Context) error {
 				return err
 			}
 			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: shared,
-				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: DBHealth{s.DB}, Fault: fault, InFlight: s.InFlight,
+				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: pools.Store{DB: s.DB}, Fault: fault, InFlight: s.InFlight,
 				Lease: cfg.Env.Lease, RetryHorizon: cfg.Env.RetryHorizon, DrainTimeout: cfg.Env.DrainTimeout, FairWindow: cfg.Env.FairWindow}
 			if s.Tune != nil {
 				s.Tune(p)
 			}
 			g.Go(func() error { return p.Run(gctx) })
-			pools++
+			running++
 		}
 	}
-	if pools == 0 {
+	if running == 0 {
 		return fmt.Errorf("no pools to run: SLUICE_ACCOUNTS=%v matches no account in the configuration", cfg.Env.Accounts)
 	}
 	// The janitor requeues lapsed leases: it sweeps at least three times a lease.
@@ -104,7 +105,7 @@ func (s *Service) Run(ctx context.Context) error {
 		retention := &Retention{Store: s.Store, Age: cfg.Env.Retention, Log: s.Log}
 		g.Go(func() error { return retention.Run(gctx) })
 	}
-	s.Log.InfoContext(ctx, "worker running", "pools", pools)
+	s.Log.InfoContext(ctx, "worker running", "pools", running)
 	return g.Wait()
 }
 
