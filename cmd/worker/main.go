@@ -18,6 +18,7 @@ import (
 )
 
 func main() {
+	parseFlags()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
