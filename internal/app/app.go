@@ -67,9 +67,14 @@ func Open(ctx context.Context, name string) (*Deps, error) {
 // Close releases the database pool.
 func (d *Deps) Close() { d.Pool.Close() }
 
-// ListenConn dials a connection outside the pool, for LISTEN.
+// ListenConn dials a connection outside the pool, for LISTEN. The pool's
+// own settings in DATABASE_URL (pool_max_conns, …) are left out of it.
 func (d *Deps) ListenConn(ctx context.Context) (*pgx.Conn, error) {
-	return pgx.Connect(ctx, d.Config.Env.DatabaseURL)
+	connect, err := jobs.Connector(d.Config.Env.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx)
 }
 
 // Logger is the process logger: JSON on stderr, level from SLUICE_LOG_LEVEL.
