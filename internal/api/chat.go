@@ -33,49 +33,79 @@ func (s *Server) getModel(c echo.Context) error {
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
+	// The request is read, stored and sent on a goroutine of its own. The
+	// deep stacks of that work (JSON, pgx, the AWS SDK's middleware) go with
+	// it, and so does the request: the handler's goroutine, which may wait
+	// minutes for the result, keeps a small stack and only the job.
+	sub := runShort(func() submittedChat { return s.submitChat(c) })
+	if sub.err != nil {
+		return sub.err
+	}
+	job := sub.job
+	if sub.first != nil {
+		// A retried submit: answer with the job the first one made.
+		job = sub.first
+		if sub.async {
+			return accepted(c, job, true)
+		}
+	} else if sub.async {
+		return accepted(c, job, false)
+	}
+	if sub.stream {
+		return s.streamResult(c, job) // stream.go
+	}
+	return s.awaitResult(c, job)
+}
+
+// submittedChat is what submitChat leaves for the waiting handler.
+type submittedChat struct {
+	job, first    *jobs.Job // the new job; the first one of a retried submit
+	async, stream bool
+	err           error
+}
+
+// submitChat reads and checks a chat completion request, stores its job and
+// sends it to the queue.
+func (s *Server) submitChat(c echo.Context) submittedChat {
 	r := c.Request()
 	req, oerr := openai.DecodeChatCompletionRequest(http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes))
 	if oerr != nil {
-		return oerr
+		return submittedChat{err: oerr}
 	}
 	model, ok := s.Config.Models[req.Model]
 	if !ok {
-		return openai.ModelNotFound(req.Model)
+		return submittedChat{err: openai.ModelNotFound(req.Model)}
 	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
 	if _, oerr := bedrock.ConverseRequest(req, model); oerr != nil {
-		return oerr
+		return submittedChat{err: oerr}
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return submittedChat{err: err}
 	}
 	sub, oerr := s.submission(c, body)
 	if oerr != nil {
-		return oerr
+		return submittedChat{err: oerr}
 	}
 	if sub.async && req.Stream {
 		// Nobody would read the stream: an async result is collected whole.
-		return openai.InvalidRequest("stream", "A streamed completion cannot be answered asynchronously; send stream=false with Prefer: respond-async.")
+		return submittedChat{err: openai.InvalidRequest("stream", "A streamed completion cannot be answered asynchronously; send stream=false with Prefer: respond-async.")}
 	}
 	// A caller that can collect the result later (by retrying with its
 	// idempotency key, or from its callback) does not cancel it by hanging up.
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body}
+	out := submittedChat{async: sub.async, stream: req.Stream}
 	first, err := s.Store.Submit(r.Context(), job, sub.Submission)
 	if err != nil {
-		return submitError(job, sub, err)
+		return submittedChat{err: submitError(job, sub, err)}
 	}
 	if first != nil {
-		// A retried submit: answer with the job the first one made.
-		if sub.async {
-			return accepted(c, first, true)
-		}
-		if req.Stream {
-			return s.streamResult(c, first)
-		}
-		return s.awaitResult(c, first)
+		first.Request = nil
+		out.first = first
+		return out
 	}
 	log := s.Log.With("job", job.ID, "model", job.Model)
 	if err := s.Queue.Send(r.Context(), queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
@@ -84,13 +114,30 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	} else if err := s.Store.MarkEnqueued(r.Context(), job.ID); err != nil {
 		log.WarnContext(r.Context(), "mark enqueued", "err", err)
 	}
-	if sub.async {
-		return accepted(c, job, false)
+	// Stored and sent: whoever waits for the job need not hold the request.
+	job.Request = nil
+	out.job = job
+	return out
+}
+
+// runShort runs f on a new goroutine and returns its result; a panic in f
+// is re-raised here, where the handler's recovery sees it.
+func runShort[T any](f func() T) T {
+	var (
+		out    T
+		panicV any
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { panicV = recover() }()
+		out = f()
+	}()
+	<-done
+	if panicV != nil {
+		panic(panicV)
 	}
-	if req.Stream {
-		return s.streamResult(c, job) // stream.go
-	}
-	return s.awaitResult(c, job)
+	return out
 }
 
 // awaitResult holds a sync caller until its job ends. A caller that hangs up

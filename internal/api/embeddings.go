@@ -46,5 +46,8 @@ func (s *Server) embeddings(c echo.Context) error {
 	} else if err := s.Store.MarkEnqueued(r.Context(), job.ID); err != nil {
 		log.WarnContext(r.Context(), "mark enqueued", "err", err)
 	}
+	// Stored and sent: a waiter need not hold the request (with thousands of
+	// waiters it would be most of their memory).
+	job.Request = nil
 	return s.awaitResult(c, job)
 }
