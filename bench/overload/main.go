@@ -81,7 +81,7 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	}
 	ctx := context.Background()
 	stack, err := devstack.Start(ctx, devstack.Options{
-		APIAddr: "127.0.0.1:18081", SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
+		SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
 		Env: []string{"SLUICE_QUOTA_WINDOW=" + window.String(), "SLUICE_LOG_LEVEL=warn", "SLUICE_SYNC_TIMEOUT=30m"},
 	})
 	if err != nil {
@@ -141,17 +141,21 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error      %s\n", e)
 	}
+	minUtil, throttles := 1.0, int64(0)
 	for i, id := range ids {
 		m := stats.Model(id, modelID)
 		u, windows := m.SaturatedUtilization()
 		fmt.Printf("  acct%d           %5d calls, utilization %6.2f%% over %d saturated windows, %d throttles at Bedrock\n",
 			i, m.Totals.Admitted, 100*u, windows, m.Totals.Throttled)
+		minUtil, throttles = min(minUtil, u), throttles+m.Totals.Throttled
 	}
 	waits, err := queueWaits(ctx, stack.DBURL)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("  queue wait       p50 %s  p99 %s  max %s\n", pct(waits, 0.5), pct(waits, 0.99), pct(waits, 1))
+	// For scripts/bench's table.
+	fmt.Printf("overload_min_utilization_pct=%.2f\noverload_throttles=%d\n", 100*minUtil, throttles)
 	return nil
 }
 

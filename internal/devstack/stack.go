@@ -29,7 +29,8 @@ import (
 type Options struct {
 	// Root is the repository root; default: found from the working directory.
 	Root string
-	// APIAddr is where the api (and its /metrics) listens; default 127.0.0.1:8080.
+	// APIAddr is where the api (and its /metrics) listens; default: a free
+	// port (cmd/devstack's -addr defaults to 127.0.0.1:8080).
 	APIAddr string
 	// MetricsAddr is where the worker serves /metrics; default: a free port.
 	MetricsAddr string
@@ -44,6 +45,9 @@ type Options struct {
 	SluiceConfig, SimConfig string
 	// SimOverrides are top-level keys replaced in the simulator's YAML.
 	SimOverrides map[string]any
+	// NoWorker leaves the worker out: jobs stay queued (for benchmarks of
+	// the api alone). The api then creates the queues.
+	NoWorker bool
 	// Env is added to the api's and worker's environment.
 	Env []string
 	// Out receives the children's logs, each line prefixed with its name.
@@ -121,9 +125,6 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			return nil, err
 		}
 	}
-	if o.APIAddr == "" {
-		o.APIAddr = "127.0.0.1:8080"
-	}
 	if o.MasterKey == "" {
 		o.MasterKey = "sk-sluice-local"
 	}
@@ -138,6 +139,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}
 	// Taken ports fail now, with the flag that moves them, rather than as a
 	// child's exit after everything else has started.
+	if o.APIAddr, err = freeAddr(o.APIAddr); err != nil {
+		return nil, err
+	}
 	if o.MetricsAddr, err = freeAddr(o.MetricsAddr); err != nil {
 		return nil, err
 	}
@@ -229,11 +233,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	}, o.Env...)
 	// The worker creates the queues before it serves metrics; start it first
 	// so the api finds them.
-	if err := s.start(ctx, o.Out, "worker", nil, env); err != nil {
-		return s, err
-	}
-	if err := s.waitHTTP(ctx, "worker", "http://"+o.MetricsAddr+"/healthz", true); err != nil {
-		return s, err
+	if !o.NoWorker {
+		if err := s.start(ctx, o.Out, "worker", nil, env); err != nil {
+			return s, err
+		}
+		if err := s.waitHTTP(ctx, "worker", "http://"+o.MetricsAddr+"/healthz", true); err != nil {
+			return s, err
+		}
 	}
 	if err := s.start(ctx, o.Out, "api", nil, env); err != nil {
 		return s, err
