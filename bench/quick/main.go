@@ -23,7 +23,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,28 +72,16 @@ func main() {
 
 func run(o options) error {
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "sluice-quick-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	// A quota far above the offered load: this measures sluice, not budgets.
 	cfg := fmt.Sprintf("models:\n  nova: {bedrock_model_id: %q, default_max_tokens: %d, burndown: 1}\n"+
 		"accounts:\n  - {name: a, region: us-east-1, role_arn: \"arn:aws:iam::111111111111:role/bedrock-caller\", models: {nova: {tpm: 1000000000}}}\n", modelID, o.tokens)
 	sim := fmt.Sprintf("window: 1m\nttft: 50ms\nper_token: 1ms\nauth: true\nbase_access_key_id: AKIDSLUICELOCAL\nbase_secret_access_key: sluice-local-secret\n"+
 		"models:\n  %q: {max_output_tokens: 5000, burndown: 1}\naccounts:\n  - id: \"111111111111\"\n    quotas: {%q: {tpm: 1000000000}}\n", modelID, modelID)
-	cfgPath, simPath := filepath.Join(dir, "sluice.yaml"), filepath.Join(dir, "sim.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(simPath, []byte(sim), 0o644); err != nil {
-		return err
-	}
 	out := io.Discard
 	if o.logs {
 		out = os.Stderr
 	}
-	stack, err := devstack.Start(ctx, devstack.Options{SluiceConfig: cfgPath, SimConfig: simPath,
+	stack, err := devstack.Start(ctx, devstack.Options{SluiceYAML: cfg, SimYAML: sim,
 		SQS: o.sqs, Out: out, Env: []string{"SLUICE_LOG_LEVEL=warn"}})
 	if err != nil {
 		return err

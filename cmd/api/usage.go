@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
 
 	"github.com/sluice-broker/sluice/internal/cli"
@@ -20,11 +19,5 @@ Serves /metrics and /healthz on SLUICE_LISTEN_ADDR.`
 // parseFlags handles --help, --version and bad arguments; it returns only
 // when the api should start.
 func parseFlags() {
-	cmd := cli.Command{Name: "api", Usage: usage, Env: config.EnvVarsFor("api"), Flags: flag.NewFlagSet("api", flag.ContinueOnError)}
-	cmd.Parse(os.Args[1:])
-	if cmd.Flags.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "api: unknown command %q\n\n", cmd.Flags.Arg(0))
-		cmd.PrintHelp(os.Stderr)
-		os.Exit(2)
-	}
+	cli.Command{Name: "api", Usage: usage, Env: config.EnvVarsFor("api"), Flags: flag.NewFlagSet("api", flag.ContinueOnError), NoArgs: true}.Parse(os.Args[1:])
 }

@@ -37,18 +37,13 @@ func stackFlags(args []string) devstack.Options {
 	fs.StringVar(&o.MasterKey, "key", envOr("SLUICE_MASTER_KEY", "sk-sluice-local"), "the api's master key")
 	fs.StringVar(&o.SluiceConfig, "config", "", "sluice YAML (default deploy/local/sluice.yaml)")
 	fs.StringVar(&o.SimConfig, "sim-config", "", "simulator YAML (default deploy/local/bedrocksim.yaml)")
-	cmd := cli.Command{Name: "devstack", Usage: usage, Flags: fs, Env: []config.EnvVar{
+	cmd := cli.Command{Name: "devstack", Usage: usage, Flags: fs, NoArgs: true, Env: []config.EnvVar{
 		{Name: "DATABASE_URL", Default: "(a throwaway cluster)", Help: "use this Postgres instead"},
 		{Name: "SLUICE_SQS_ENDPOINT", Default: "(fauxqs)", Help: "use this SQS server instead"},
 		{Name: "SLUICE_MASTER_KEY", Default: "sk-sluice-local", Help: "the api's master key (-key)"},
 		{Name: "SLUICE_FAUXQS_DIR", Default: ".devstack/fauxqs", Help: "where fauxqs and its Node are installed"},
 	}}
 	cmd.Parse(args)
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "devstack: unexpected argument %q\n\n", fs.Arg(0))
-		cmd.PrintHelp(os.Stderr)
-		os.Exit(2)
-	}
 	return o
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"fmt"
 	"os"
 
 	"github.com/sluice-broker/sluice/internal/cli"
@@ -19,11 +18,5 @@ and the YAML file it names; the database is migrated at start. Serves
 // parseFlags handles --help, --version and bad arguments; it returns only
 // when the worker should start.
 func parseFlags() {
-	cmd := cli.Command{Name: "worker", Usage: usage, Env: config.EnvVarsFor("worker"), Flags: flag.NewFlagSet("worker", flag.ContinueOnError)}
-	cmd.Parse(os.Args[1:])
-	if cmd.Flags.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "worker: unexpected argument %q\n\n", cmd.Flags.Arg(0))
-		cmd.PrintHelp(os.Stderr)
-		os.Exit(2)
-	}
+	cli.Command{Name: "worker", Usage: usage, Env: config.EnvVarsFor("worker"), Flags: flag.NewFlagSet("worker", flag.ContinueOnError), NoArgs: true}.Parse(os.Args[1:])
 }

@@ -26,6 +26,8 @@ type Command struct {
 	Env []config.EnvVar
 	// Flags are its flags; Parse adds -version.
 	Flags *flag.FlagSet
+	// NoArgs refuses arguments after the flags.
+	NoArgs bool
 }
 
 // Parse parses args into c.Flags. On --help it prints the help to stdout and
@@ -51,6 +53,10 @@ func (c Command) Parse(args []string) {
 	case *version:
 		fmt.Println(Version(c.Name))
 		os.Exit(0)
+	case c.NoArgs && fs.NArg() > 0:
+		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q\n\n", c.Name, fs.Arg(0))
+		c.PrintHelp(os.Stderr)
+		os.Exit(2)
 	}
 }
 

@@ -43,6 +43,9 @@ type Options struct {
 	MasterKey string
 	// SluiceConfig and SimConfig are YAML files; default deploy/local/*.yaml.
 	SluiceConfig, SimConfig string
+	// SluiceYAML and SimYAML, when set, are the YAML documents themselves,
+	// in place of SluiceConfig and SimConfig (benchmarks make their own).
+	SluiceYAML, SimYAML string
 	// SimOverrides are top-level keys replaced in the simulator's YAML.
 	SimOverrides map[string]any
 	// NoWorker leaves the worker out: jobs stay queued (for benchmarks of
@@ -155,12 +158,25 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			return nil, err
 		}
 	}
-	// The banner's example only: the worker reports a bad configuration.
-	alias, aliases, _ := exampleAlias(o.SluiceConfig)
 	dir, err := os.MkdirTemp("", "sluice-devstack-")
 	if err != nil {
 		return nil, err
 	}
+	for _, doc := range []struct {
+		yaml, name string
+		path       *string
+	}{{o.SluiceYAML, "sluice-given.yaml", &o.SluiceConfig}, {o.SimYAML, "sim-given.yaml", &o.SimConfig}} {
+		if doc.yaml == "" {
+			continue
+		}
+		*doc.path = filepath.Join(dir, doc.name)
+		if err := os.WriteFile(*doc.path, []byte(doc.yaml), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	// The banner's example only: the worker reports a bad configuration.
+	alias, aliases, _ := exampleAlias(o.SluiceConfig)
 	s = &Stack{Aliases: aliases, exampleAlias: alias, APIURL: "http://" + o.APIAddr, MasterKey: o.MasterKey, WorkerMetricsURL: "http://" + o.MetricsAddr + "/metrics",
 		SimURL: "http://" + o.SimAddr, dir: dir}
 	defer func() {
