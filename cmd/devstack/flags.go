@@ -51,7 +51,7 @@ func stackFlags(args []string) devstack.Options {
 // returns the SQS kind and the command.
 func servicesFlags(args []string) (sqsKind string, command []string) {
 	fs := flag.NewFlagSet("devstack services", flag.ContinueOnError)
-	fs.StringVar(&sqsKind, "sqs", devenv.SQSMoto, "local SQS server: fauxqs or moto")
+	fs.StringVar(&sqsKind, "sqs", devenv.SQSFauxqs, "local SQS server: fauxqs (fast) or moto (enforces IAM)")
 	cmd := cli.Command{Name: "devstack services", Usage: usage, Flags: fs}
 	cmd.Parse(args)
 	if fs.NArg() == 0 {
