@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -44,7 +45,7 @@ type Hub struct {
 	pending map[string]struct{}
 	kick    chan struct{}
 	running atomic.Bool
-	// peak is the most waiters since memory was last handed back (see trim).
+	// peak is the most goroutines since memory was last handed back (trim).
 	peak int
 }
 
@@ -196,14 +197,15 @@ func (h *Hub) read(ctx context.Context, ids []string) {
 	}
 }
 
-// trim hands memory back to the OS once most of a crowd of waiters has
-// left: the runtime would keep it (goroutine stacks, buffers) until its
-// scavenger got round to it, minutes later.
+// trim hands memory back to the OS once a crowd of waiters has gone: the
+// runtime would keep it (goroutine stacks, connection buffers) until its
+// scavenger got round to it, minutes later. The crowd is measured in
+// goroutines, not waiters: a waiter's connection outlives its Wait.
 func (h *Hub) trim() {
+	n := runtime.NumGoroutine()
 	h.mu.Lock()
-	n := len(h.waiters)
 	h.peak = max(h.peak, n)
-	release := h.peak >= 1000 && n < h.peak/4
+	release := h.peak >= 2000 && n < h.peak/4
 	if release {
 		h.peak = n
 	}
