@@ -112,11 +112,7 @@ func run(n int, logs bool, env []string) error {
 	time.Sleep(2 * time.Second) // the last ones reach the hub
 	waiting, peak := rss(pid), hwm(pid)
 	goroutines := gauge(stack.APIURL+"/metrics", "go_goroutines")
-	var mem []string
-	for _, g := range []string{"go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes"} {
-		v, _ := strconv.ParseFloat(gauge(stack.APIURL+"/metrics", g), 64)
-		mem = append(mem, fmt.Sprintf("%s %d MB", strings.TrimSuffix(strings.TrimPrefix(g, "go_memstats_"), "_bytes"), int64(v)>>20))
-	}
+	mem := goMemory(stack.APIURL)
 
 	leave := time.Now()
 	hangUp()
@@ -132,12 +128,19 @@ func run(n int, logs bool, env []string) error {
 	fmt.Printf("  api RSS        idle %d MB, with %d waiters %d MB (%.1f KB per waiter), peak %d MB\n",
 		idle>>20, n, waiting>>20, float64(waiting-idle)/1024/float64(n), peak>>20)
 	fmt.Printf("  goroutines     %s\n", goroutines)
-	fmt.Printf("  Go memory      %s\n", strings.Join(mem, ", "))
+	fmt.Printf("  Go memory      %s\n", mem)
 	fmt.Printf("  after leaving  %s\n", strings.Join(after, ", "))
+	fmt.Printf("  Go memory      %s (15 s after leaving)\n", goMemory(stack.APIURL))
 	if len(failures) > 0 {
 		fmt.Printf("  first failure  %s\n", failures[0])
 	}
-	fmt.Printf("waiters_rss_mb=%d\n", waiting>>20)
+	key := "waiters_rss_mb"
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			key = "waiters_rss_mb_gomemlimit" // a second row in scripts/bench's table
+		}
+	}
+	fmt.Printf("%s=%d\n", key, waiting>>20)
 	return nil
 }
 
@@ -154,6 +157,16 @@ func status(pid int, field string) int64 {
 
 func rss(pid int) int64 { return status(pid, "VmRSS") }
 func hwm(pid int) int64 { return status(pid, "VmHWM") }
+
+// goMemory summarises the Go runtime's memory from the api's metrics.
+func goMemory(apiURL string) string {
+	var mem []string
+	for _, g := range []string{"go_memstats_stack_inuse_bytes", "go_memstats_heap_inuse_bytes", "go_memstats_heap_alloc_bytes", "go_memstats_heap_released_bytes"} {
+		v, _ := strconv.ParseFloat(gauge(apiURL+"/metrics", g), 64)
+		mem = append(mem, fmt.Sprintf("%s %d MB", strings.TrimSuffix(strings.TrimPrefix(g, "go_memstats_"), "_bytes"), int64(v)>>20))
+	}
+	return strings.Join(mem, ", ")
+}
 
 // gauge reads one unlabelled value from a Prometheus text endpoint.
 func gauge(url, name string) string {
