@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -141,7 +142,7 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error      %s\n", e)
 	}
-	minUtil, throttles := 1.0, int64(0)
+	minUtil, throttles := math.Inf(1), int64(0)
 	for i, id := range ids {
 		m := stats.Model(id, modelID)
 		u, windows := m.SaturatedUtilization()
