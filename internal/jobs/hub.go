@@ -211,6 +211,10 @@ func (h *Hub) trim() {
 	}
 	h.mu.Unlock()
 	if release {
+		// Two collections: the first moves what the connections returned to
+		// sync.Pools (net/http's buffers) into the pools' victim caches, the
+		// second frees it; then the pages go back to the OS.
+		runtime.GC()
 		debug.FreeOSMemory()
 	}
 }
