@@ -147,7 +147,7 @@ accounts:
 	}
 	ctx := context.Background()
 	stack, err := devstack.Start(ctx, devstack.Options{
-		APIAddr: "127.0.0.1:18082", SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
+		SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
 		Env: []string{"SLUICE_QUOTA_WINDOW=" + o.window.String(), "SLUICE_LOG_LEVEL=info", "SLUICE_SYNC_TIMEOUT=30m"},
 	})
 	if err != nil {

@@ -38,6 +38,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -106,7 +107,7 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	}
 	ctx := context.Background()
 	stack, err := devstack.Start(ctx, devstack.Options{
-		APIAddr: "127.0.0.1:18081", SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
+		SluiceConfig: cfgPath, SimConfig: simPath, Out: logOut,
 		Env: []string{"SLUICE_QUOTA_WINDOW=" + window.String(), "SLUICE_LOG_LEVEL=warn", "SLUICE_SYNC_TIMEOUT=30m",
 			fmt.Sprintf("SLUICE_ADMISSION=%v", admission)},
 	})
@@ -197,16 +198,17 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	if e := firstErr.Load(); e != nil {
 		fmt.Printf("  first error      %s\n", e)
 	}
-	var calls, throttles int64
+	var calls int64
 	var utilization float64
+	minUtil, throttles := math.Inf(1), int64(0)
 	for i, id := range ids {
 		m := stats.Model(id, modelID)
 		u, windows := m.SaturatedUtilization()
 		fmt.Printf("  acct%d           %5d calls, utilization %6.2f%% over %d saturated windows, %d throttles at Bedrock\n",
 			i, m.Totals.Admitted, 100*u, windows, m.Totals.Throttled)
 		calls += m.Totals.Admitted
-		throttles += m.Totals.Throttled
 		utilization += u / float64(len(ids))
+		minUtil, throttles = min(minUtil, u), throttles+m.Totals.Throttled
 		if t := m.Totals; t.Admitted > 0 && prefix > 0 {
 			fmt.Printf("                   %.0f tokens charged per call (cache: %d read, %d written); %.2f calls per saturated window\n",
 				float64(t.ChargedTokens)/float64(t.Admitted), t.CacheRead, t.CacheWrite, callsPerWindow(m))
@@ -225,6 +227,8 @@ func run(accounts, tpm int, window time.Duration, over float64, dur time.Duratio
 	}
 	fmt.Printf("ok=%d\nearly_429=%d\nclient_timeouts=%d\nother_errors=%d\nbedrock_calls=%d\nwasted_calls=%d\nstopped_calls=%d\nutilization_pct=%.2f\nthrottles=%d\n",
 		ok.Load(), early429.Load(), timeouts.Load(), failed.Load(), calls, wasted, stopped, 100*utilization, throttles)
+	// For scripts/bench's table.
+	fmt.Printf("overload_min_utilization_pct=%.2f\noverload_throttles=%d\n", 100*minUtil, throttles)
 	return nil
 }
 

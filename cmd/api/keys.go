@@ -2,22 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/webhook"
-	"github.com/sluice-broker/sluice/schema"
 )
 
 // keys runs "api keys …" (see apikey.Usage). It needs only DATABASE_URL (and
 // SLUICE_WEBHOOK_ALLOW_PRIVATE to accept a private --webhook-url), not the
-// YAML configuration or the queues.
+// YAML configuration or the queues. It never migrates: changing the schema
+// belongs to the api's start, not to an operator listing keys.
 func keys(args []string) error {
+	if apikey.IsHelp(args) {
+		fmt.Print(apikey.Usage)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	env, err := config.LoadEnv()
@@ -29,8 +35,9 @@ func keys(args []string) error {
 		return fmt.Errorf("connect to database: %w", err)
 	}
 	defer pool.Close()
-	if err := schema.Migrate(ctx, pool); err != nil {
-		return err
+	err = apikey.Command(ctx, apikey.NewStore(pool), webhook.NewGuard(env.WebhookAllowPrivate).CheckURL, args, os.Stdout)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "42P01" {
+		return fmt.Errorf("%w\nthe database has no sluice schema yet: start the api once (it migrates) before managing keys", err)
 	}
-	return apikey.Command(ctx, apikey.NewStore(pool), webhook.NewGuard(env.WebhookAllowPrivate).CheckURL, args, os.Stdout)
+	return err
 }

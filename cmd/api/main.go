@@ -36,6 +36,7 @@ func main() {
 		}
 		return
 	}
+	parseFlags()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "api:", err)
 		os.Exit(1)

@@ -34,7 +34,7 @@ func run() error {
 	configPath := flag.String("config", "", "YAML configuration file (default: built-in defaults)")
 	listen := flag.String("listen", "", "listen address, overrides the config's listen")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn, error")
-	flag.Parse()
+	parseFlags()
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

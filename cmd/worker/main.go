@@ -24,6 +24,7 @@ func main() {
 	if code, ok := subcommand.Run("worker", os.Args[1:], os.Stdout, os.Stderr); ok { // healthcheck, migrate
 		os.Exit(code)
 	}
+	parseFlags()
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)

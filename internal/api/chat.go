@@ -33,43 +33,80 @@ func (s *Server) getModel(c echo.Context) error {
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
+	// The request is read, stored and sent on a goroutine of its own. The
+	// deep stacks of that work (JSON, pgx, the AWS SDK's middleware) go with
+	// it, and so does the request: the handler's goroutine, which may wait
+	// minutes for the result, keeps a small stack and only the job.
+	sub := runShort(func() submittedChat { return s.submitChat(c) })
+	if sub.err != nil {
+		return sub.err
+	}
+	job := sub.job
+	if sub.first != nil {
+		// A retried submit: answer with the job the first one made.
+		job = sub.first
+		c.Response().Header().Set(HeaderJobID, job.ID)
+		if sub.async {
+			return accepted(c, job, true)
+		}
+	} else if sub.async {
+		return accepted(c, job, false)
+	}
+	if sub.stream {
+		return s.streamResult(c, job, sub.plan) // stream.go
+	}
+	return s.awaitResult(c, job, sub.plan)
+}
+
+// submittedChat is what submitChat leaves for the waiting handler.
+type submittedChat struct {
+	job, first    *jobs.Job // the new job; the first one of a retried submit
+	async, stream bool
+	plan          waitPlan
+	err           error
+}
+
+// submitChat reads and checks a chat completion request, refuses what cannot
+// be served in time, stores its job and sends its queue token.
+func (s *Server) submitChat(c echo.Context) submittedChat {
 	r := c.Request()
+	fail := func(err error) submittedChat { return submittedChat{err: err} }
 	req, oerr := openai.DecodeChatCompletionRequest(http.MaxBytesReader(c.Response(), r.Body, MaxBodyBytes))
 	if oerr != nil {
-		return oerr
+		return fail(oerr)
 	}
 	model, ok := s.Config.Models[req.Model]
 	if !ok {
-		return openai.ModelNotFound(req.Model)
+		return fail(openai.ModelNotFound(req.Model))
 	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
 	in, oerr := bedrock.ConverseRequest(req, model)
 	if oerr != nil {
-		return oerr
+		return fail(oerr)
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	maxTokens := 0
 	if in.InferenceConfig != nil {
 		maxTokens = int(aws.ToInt32(in.InferenceConfig.MaxTokens))
 	}
 	if oerr := s.fitsBudget(req.Model, len(body), maxTokens); oerr != nil {
-		return oerr
+		return fail(oerr)
 	}
 	sub, oerr := s.submission(c, body)
 	if oerr != nil {
-		return oerr
+		return fail(oerr)
 	}
 	if sub.async && req.Stream {
 		// Nobody would read the stream: an async result is collected whole.
-		return openai.InvalidRequest("stream", "A streamed completion cannot be answered asynchronously; send stream=false with Prefer: respond-async.")
+		return fail(openai.InvalidRequest("stream", "A streamed completion cannot be answered asynchronously; send stream=false with Prefer: respond-async."))
 	}
 	p, oerr := s.plan(c, sub.async)
 	if oerr != nil {
-		return oerr
+		return fail(oerr)
 	}
 	// A caller that can collect the result later (by retrying with its
 	// idempotency key, or from its callback) does not cancel it by hanging up.
@@ -78,36 +115,48 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		Deadline: p.deadline, Cost: estimateCost(body, maxTokens), Weight: weight(c)}
 	if !sub.async {
 		if err := s.admit(c, job, p); err != nil {
-			return err
+			return fail(err)
 		}
 	}
+	out := submittedChat{async: sub.async, stream: req.Stream, plan: p}
 	sctx, scancel := s.submitContext(c)
 	defer scancel()
 	first, err := s.Store.Submit(sctx, job, sub.Submission)
 	if err != nil {
-		return submitError(job, sub, err)
+		return fail(submitError(job, sub, err))
 	}
 	// From here on every answer is about a job, also a timeout (headers.go).
 	c.Response().Header().Set(HeaderJobID, job.ID)
 	if first != nil {
-		c.Response().Header().Set(HeaderJobID, first.ID)
-		// A retried submit: answer with the job the first one made.
-		if sub.async {
-			return accepted(c, first, true)
-		}
-		if req.Stream {
-			return s.streamResult(c, first, p)
-		}
-		return s.awaitResult(c, first, p)
+		first.Request = nil
+		out.first = first
+		return out
 	}
 	s.enqueue(sctx, job)
-	if sub.async {
-		return accepted(c, job, false)
+	// Stored and sent: whoever waits for the job need not hold the request.
+	job.Request = nil
+	out.job = job
+	return out
+}
+
+// runShort runs f on a new goroutine and returns its result; a panic in f
+// is re-raised here, where the handler's recovery sees it.
+func runShort[T any](f func() T) T {
+	var (
+		out    T
+		panicV any
+	)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { panicV = recover() }()
+		out = f()
+	}()
+	<-done
+	if panicV != nil {
+		panic(panicV)
 	}
-	if req.Stream {
-		return s.streamResult(c, job, p) // stream.go
-	}
-	return s.awaitResult(c, job, p)
+	return out
 }
 
 // awaitResult holds a sync caller until its job ends. A caller that hangs up

@@ -53,5 +53,8 @@ func (s *Server) embeddings(c echo.Context) error {
 		return fmt.Errorf("accept embeddings: %w", err)
 	}
 	s.enqueue(sctx, job)
+	// Stored and sent: a waiter need not hold the request (with thousands of
+	// waiters it would be most of their memory).
+	job.Request = nil
 	return s.awaitResult(c, job, p)
 }

@@ -57,11 +57,17 @@ func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 type NewKey struct {
 	Name string
 	// Tenant shares another key's jobs; empty gives the key a tenant of its own.
-	Tenant     string
-	WebhookURL string
+	Tenant string
+	// CreateTenant allows a Tenant that no key has yet; without it such a
+	// Tenant is refused (ErrUnknownTenant), so a typo cannot make a new one.
+	CreateTenant bool
+	WebhookURL   string
 	// Weight is the key's fair share (see Key.Weight); 0 means 1.
 	Weight float64
 }
+
+// ErrUnknownTenant means NewKey.Tenant names no existing tenant.
+var ErrUnknownTenant = errors.New("unknown tenant")
 
 // Create makes a key and returns it with its secret, which is not kept.
 func (s *Store) Create(ctx context.Context, nk NewKey) (*Key, string, error) {
@@ -86,6 +92,14 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (*Key, string, error) {
 	}
 	if k.Tenant == "" {
 		k.Tenant = "tenant_" + k.ID[len("key_"):]
+	} else if !nk.CreateTenant {
+		var exists bool
+		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant = $1)`, k.Tenant).Scan(&exists); err != nil {
+			return nil, "", fmt.Errorf("look up tenant %q: %w", k.Tenant, err)
+		}
+		if !exists {
+			return nil, "", fmt.Errorf("%w %q: no key belongs to it", ErrUnknownTenant, k.Tenant)
+		}
 	}
 	var url *string
 	if k.WebhookURL != "" {

@@ -94,4 +94,32 @@ func TestCommand(t *testing.T) {
 	if len(keys) != 1 {
 		t.Fatalf("%d keys after the failed creates and one good one", len(keys))
 	}
+
+	for _, args := range [][]string{{"--help"}, {"create", "--help"}, {"list", "-h"}} {
+		out.Reset()
+		if err := Command(ctx, s, refuse, args, &out); err != nil || !strings.Contains(out.String(), "api keys create --name NAME") {
+			t.Errorf("keys %q: %v\n%s", args, err, out.String())
+		}
+	}
+
+	// --tenant names an existing tenant; a new one needs --create-tenant.
+	out.Reset()
+	err := Command(ctx, s, refuse, []string{"create", "--name", "typo", "--tenant", "nosuch"}, &out)
+	if !errors.Is(err, ErrUnknownTenant) {
+		t.Fatalf("create with an unknown tenant: %v\n%s", err, out.String())
+	}
+	if err := Command(ctx, s, refuse, []string{"create", "--name", "new", "--tenant", "team-a", "--create-tenant"}, &out); err != nil {
+		t.Fatalf("create with --create-tenant: %v", err)
+	}
+	if err := Command(ctx, s, refuse, []string{"create", "--name", "rotated", "--tenant", "team-a"}, &out); err != nil {
+		t.Fatalf("create in an existing tenant: %v", err)
+	}
+	keys, _ = s.List(ctx)
+	tenants := map[string]int{}
+	for _, k := range keys {
+		tenants[k.Tenant]++
+	}
+	if len(keys) != 3 || tenants["team-a"] != 2 || tenants["nosuch"] != 0 {
+		t.Fatalf("keys by tenant after the tenant checks: %v", tenants)
+	}
 }

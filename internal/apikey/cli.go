@@ -12,14 +12,32 @@ import (
 
 // Usage describes the keys command.
 const Usage = `usage:
-  api keys create --name NAME [--tenant TENANT] [--webhook-url URL]
+  api keys create --name NAME [--tenant TENANT [--create-tenant]] [--webhook-url URL]
       Makes a key and prints its secret and webhook signing secret, once.
-      --tenant shares an existing tenant's jobs (to rotate a key); by default
-      the key gets a tenant of its own. --webhook-url is the default callback
-      of the key's jobs (a request's X-Sluice-Callback-Url overrides it).
+      --tenant shares an existing tenant's jobs (to rotate a key); an unknown
+      tenant is refused unless --create-tenant is given. By default the key
+      gets a tenant of its own. --webhook-url is the default callback of the
+      key's jobs (a request's X-Sluice-Callback-Url overrides it).
   api keys list
   api keys revoke KEY_ID
+
+They need only DATABASE_URL (and SLUICE_WEBHOOK_ALLOW_PRIVATE to accept a
+private --webhook-url), and never change the schema: run the api (or its
+migrations) first.
 `
+
+// IsHelp reports whether args ask for help rather than for an action.
+func IsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
+}
 
 // Command runs "api keys ARGS": the operator's way to manage keys. checkURL
 // vets a webhook URL as callbacks will be vetted.
@@ -27,12 +45,17 @@ func Command(ctx context.Context, s *Store, checkURL func(context.Context, strin
 	if len(args) == 0 {
 		return errors.New(Usage)
 	}
+	if IsHelp(args) {
+		_, err := io.WriteString(out, Usage)
+		return err
+	}
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 		fs.SetOutput(out)
 		name := fs.String("name", "", "a name to recognise the key by")
-		tenant := fs.String("tenant", "", "the tenant whose jobs the key sees; default: a new one")
+		tenant := fs.String("tenant", "", "the existing tenant whose jobs the key sees; default: a new one")
+		createTenant := fs.Bool("create-tenant", false, "let --tenant name a tenant no key has yet")
 		hook := fs.String("webhook-url", "", "default callback URL of the key's jobs")
 		weight := fs.Float64("weight", 1, "the key's share when several tenants' work waits for one model")
 		if err := fs.Parse(args[1:]); err != nil {
@@ -49,7 +72,7 @@ func Command(ctx context.Context, s *Store, checkURL func(context.Context, strin
 				return fmt.Errorf("keys create: --webhook-url: %w", err)
 			}
 		}
-		k, secret, err := s.Create(ctx, NewKey{Name: *name, Tenant: *tenant, WebhookURL: *hook, Weight: *weight})
+		k, secret, err := s.Create(ctx, NewKey{Name: *name, Tenant: *tenant, CreateTenant: *createTenant, WebhookURL: *hook, Weight: *weight})
 		if err != nil {
 			return err
 		}

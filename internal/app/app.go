@@ -78,7 +78,8 @@ func Open(ctx context.Context, name string) (*Deps, error) {
 // Close releases the database pool.
 func (d *Deps) Close() { d.Pool.Close() }
 
-// ListenConn dials a connection outside the pool, for LISTEN.
+// ListenConn dials a connection outside the pool, for LISTEN. The pool's
+// own settings in DATABASE_URL (pool_max_conns, …) are left out of it.
 func (d *Deps) ListenConn(ctx context.Context) (*pgx.Conn, error) {
 	return dbauth.Connect(ctx, d.Config.Env.DatabaseURL, d.dbAuth)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluice-broker/sluice/internal/config"
@@ -141,18 +140,26 @@ func TestIngestionResumesAfterARunnerDies(t *testing.T) {
 	defer func() { stop(); <-done }()
 	f.await(t, b.ID, "fully ingested", func(b *Batch) bool { return b.Ingested == 7 })
 
-	// The runner marks the last chunk's jobs enqueued just after counting
-	// them ingested.
+	// A chunk counts as ingested when its jobs are inserted; they are sent
+	// (and marked enqueued) just after, so the last ones may still be on
+	// their way.
 	want := "req-0:false req-1:false req-2:true req-3:true req-4:true req-5:true req-6:true"
 	var got []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		rows, err := f.pool.Query(context.Background(), `SELECT custom_id || ':' || (enqueued_at IS NOT NULL) FROM jobs WHERE batch_id = $1 ORDER BY id`, b.ID)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		rows, err := f.pool.Query(context.Background(), `SELECT custom_id, enqueued_at IS NOT NULL FROM jobs WHERE batch_id = $1 ORDER BY id`, b.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			t.Fatal(err)
+		got = got[:0]
+		for rows.Next() {
+			var id string
+			var enqueued bool
+			if err := rows.Scan(&id, &enqueued); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%s:%v", id, enqueued))
 		}
+		rows.Close()
 		if strings.Join(got, " ") == want || time.Now().After(deadline) {
 			break
 		}

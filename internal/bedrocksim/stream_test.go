@@ -125,7 +125,13 @@ func TestConverseStreamInStreamThrottling(t *testing.T) {
 	}
 
 	// The failed stream settled what it produced: input + 3 × burndown 5.
+	// The server settles just after writing the exception the client has
+	// already read, so give it a moment.
 	tot := s.Stats().Model(DefaultAccountID, sonnet).Totals
+	for deadline := time.Now().Add(2 * time.Second); tot.InFlight != 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		tot = s.Stats().Model(DefaultAccountID, sonnet).Totals
+	}
 	if tot.OutputTokens != 3 || tot.ChargedTokens != tot.InputTokens+15 || tot.ErrorsInjected != 1 || tot.InFlight != 0 {
 		t.Errorf("totals after failed stream: %+v", tot)
 	}

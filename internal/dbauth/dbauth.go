@@ -74,10 +74,13 @@ func PoolConfig(url string, a *Auth) (*pgxpool.Config, error) {
 
 // Connect opens a single connection (outside the pool, e.g. for LISTEN).
 func Connect(ctx context.Context, url string, a *Auth) (*pgx.Conn, error) {
-	cc, err := pgx.ParseConfig(url)
+	// Parsed as the pool parses it: the URL may carry pgxpool's own settings
+	// (pool_max_conns …), which Postgres would refuse as runtime parameters.
+	pc, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
+	cc := pc.ConnConfig
 	if err := a.Apply(ctx, cc); err != nil {
 		return nil, err
 	}

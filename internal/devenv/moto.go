@@ -3,26 +3,17 @@ package devenv
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
-	"syscall"
-	"time"
 )
 
-// Moto is a moto_server process serving the real SQS (and STS) wire protocols.
+// Moto is a moto_server process serving the real SQS (and STS, IAM) wire
+// protocols.
 //
-// moto is slow (about 100 messages a second) but faithful: typed errors, receive
-// counts, redrive to dead-letter queues and visibility all behave as on AWS, so
-// behaviour tests run on it. kumo, the faster in-process alternative, cannot be
-// fetched from the module proxy here.
-type Moto struct {
-	cmd  *exec.Cmd
-	port int
-	done chan struct{}
-}
-
-// Endpoint is the base URL to give the SDK client as BaseEndpoint.
-func (m *Moto) Endpoint() string { return fmt.Sprintf("http://127.0.0.1:%d", m.port) }
+// moto is slow (about 75 SQS round trips a second on the development machine)
+// but the most faithful: besides SQS it enforces IAM policies when asked to,
+// which fauxqs does not. Use it where that fidelity is needed; fauxqs
+// (StartFauxqs) is the default SQS server.
+type Moto struct{ *child }
 
 // StartMoto runs moto_server on a free loopback port.
 func StartMoto(ctx context.Context) (*Moto, error) {
@@ -45,33 +36,9 @@ func (m *Moto) Restart(ctx context.Context) (*Moto, error) {
 }
 
 func startMotoOn(ctx context.Context, bin string, port int) (*Moto, error) {
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if os.Getenv("SLUICE_MOTO_LOG") != "" {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	c, err := startChild(ctx, "moto_server", exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port)), port, "SLUICE_MOTO_LOG")
+	if err != nil {
+		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
-	}
-	m := &Moto{cmd: cmd, port: port, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(m.done) }()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := WaitTCP(wctx, fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
-		m.Stop()
-		return nil, fmt.Errorf("moto_server did not start: %w", err)
-	}
-	return m, nil
-}
-
-// Stop ends the server.
-func (m *Moto) Stop() error {
-	_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-m.done:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
-		<-m.done
-	}
-	return nil
+	return &Moto{c}, nil
 }

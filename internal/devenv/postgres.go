@@ -12,7 +12,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Postgres is a throwaway cluster owned by this process.
@@ -21,7 +24,10 @@ type Postgres struct {
 	port int
 	// asUser is the OS user that owns the cluster; postgres refuses to run as root.
 	asUser string
-	opts   string // postgres options, kept for Restart
+	cmd    *exec.Cmd
+	done   chan struct{}
+	// durable keeps production's write settings (see PostgresOptions).
+	durable bool
 }
 
 // PostgresOptions shape a cluster.
@@ -49,15 +55,11 @@ func StartPostgresWith(ctx context.Context, o PostgresOptions) (*Postgres, error
 	if err != nil {
 		return nil, err
 	}
-	pgctl, err := findPGBinary("pg_ctl")
-	if err != nil {
-		return nil, err
-	}
 	dir, err := os.MkdirTemp("", "sluice-pg-")
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{dir: dir}
+	p := &Postgres{dir: dir, durable: o.Durable}
 	if os.Geteuid() == 0 {
 		p.asUser = "postgres"
 		if err := chownTo(dir, p.asUser); err != nil {
@@ -76,63 +78,114 @@ func StartPostgresWith(ctx context.Context, o PostgresOptions) (*Postgres, error
 		return nil, err
 	}
 	p.port = port
-	// fsync off and a socket in our own directory: the cluster is disposable and
-	// /var/run/postgresql may not exist or be writable.
-	p.opts = fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c max_connections=300", port, dir)
-	if o.Durable {
-		p.opts += " -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
-	} else {
-		p.opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-	}
-	if out, err := p.start(ctx, pgctl); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
+	if err := p.start(ctx, data); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("pg_ctl start on port %d: %w\n%s\n%s", port, err, out, log)
+		return nil, err
 	}
 	return p, nil
 }
 
-func (p *Postgres) start(ctx context.Context, pgctl string) ([]byte, error) {
-	return p.run(ctx, pgctl, "-D", filepath.Join(p.dir, "data"), "-o", p.opts, "-l", filepath.Join(p.dir, "log"), "-w", "-t", "30", "start")
+// start runs the postmaster as our child rather than through pg_ctl, which
+// would detach it: in its own process group, and with Pdeathsig SIGQUIT (an
+// immediate shutdown) so that the cluster goes down with this process even if
+// it is killed outright.
+func (p *Postgres) start(ctx context.Context, data string) error {
+	bin, err := findPGBinary("postgres")
+	if err != nil {
+		return err
+	}
+	// fsync off (unless durable) and a socket in our own directory: the
+	// cluster is disposable and /var/run/postgresql may not exist or be writable.
+	writes := "off"
+	if p.durable {
+		writes = "on"
+	}
+	cmd := exec.Command(bin, "-D", data, "-h", "127.0.0.1", "-p", strconv.Itoa(p.port), "-k", p.dir,
+		"-c", "fsync="+writes, "-c", "synchronous_commit="+writes, "-c", "full_page_writes="+writes, "-c", "max_connections=300")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGQUIT}
+	if p.asUser != "" {
+		u, err := user.Lookup(p.asUser)
+		if err != nil {
+			return err
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	}
+	logFile, err := os.Create(filepath.Join(p.dir, "log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	if p.asUser != "" {
+		chownTo(logFile.Name(), p.asUser)
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	p.cmd, p.done = cmd, make(chan struct{})
+	go func() { cmd.Wait(); close(p.done) }()
+	if err := p.waitReady(ctx); err != nil {
+		p.Stop()
+		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
+		return fmt.Errorf("postgres on port %d: %w\n%s", p.port, err, log)
+	}
+	return nil
 }
+
+// waitReady waits until the server accepts a session (not just a TCP
+// connection: during recovery it refuses sessions).
+func (p *Postgres) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		conn, err := pgx.Connect(ctx, p.URL("postgres"))
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("postgres exited: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// PID is the postmaster's process id.
+func (p *Postgres) PID() int { return p.cmd.Process.Pid }
 
 // Restart stops the cluster at once, as a crash would (immediate mode: no
 // checkpoint, clients cut off, recovery from the WAL at start), keeps it down
 // for down, and starts it again on the same port.
 func (p *Postgres) Restart(ctx context.Context, down time.Duration) error {
-	pgctl, err := findPGBinary("pg_ctl")
-	if err != nil {
-		return err
-	}
-	if out, err := p.run(ctx, pgctl, "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop"); err != nil {
-		return fmt.Errorf("pg_ctl stop -m immediate: %w\n%s", err, out)
-	}
+	p.kill()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(down):
 	}
-	if out, err := p.start(ctx, pgctl); err != nil {
-		log, _ := os.ReadFile(filepath.Join(p.dir, "log"))
-		return fmt.Errorf("pg_ctl start after an immediate stop: %w\n%s\n%s", err, out, log)
-	}
-	return nil
+	return p.start(ctx, filepath.Join(p.dir, "data"))
 }
 
-// Stop shuts the cluster down and removes its files.
+// kill stops the postmaster in immediate mode and waits for it to exit.
+func (p *Postgres) kill() {
+	// SIGQUIT is pg_ctl's "immediate" mode.
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGQUIT)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// Stop shuts the cluster down at once (it is disposable) and removes its files.
 func (p *Postgres) Stop() error {
-	pgctl, err := findPGBinary("pg_ctl")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := p.run(ctx, pgctl, "-D", filepath.Join(p.dir, "data"), "-m", "immediate", "-w", "stop")
-	os.RemoveAll(p.dir)
-	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %w\n%s", err, out)
-	}
-	return nil
+	p.kill()
+	return os.RemoveAll(p.dir)
 }
 
 func (p *Postgres) run(ctx context.Context, bin string, args ...string) ([]byte, error) {

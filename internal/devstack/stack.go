@@ -1,14 +1,17 @@
 // Package devstack runs the whole local stack as separate processes: Postgres,
-// moto (SQS), the Bedrock simulator, the api and the worker. scripts/dev and
+// a local SQS server (fauxqs, or moto), the Bedrock simulator, the api and the worker. scripts/dev and
 // the benchmarks use it; each process is the same binary that runs on AWS.
 package devstack
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,14 +29,28 @@ import (
 type Options struct {
 	// Root is the repository root; default: found from the working directory.
 	Root string
-	// APIAddr is where the api listens; default 127.0.0.1:8080.
+	// APIAddr is where the api (and its /metrics) listens; default: a free
+	// port (cmd/devstack's -addr defaults to 127.0.0.1:8080).
 	APIAddr string
+	// MetricsAddr is where the worker serves /metrics; default: a free port.
+	MetricsAddr string
+	// SimAddr is where the simulator listens; default: a free port.
+	SimAddr string
+	// SQS is the local SQS server: "fauxqs" (default) or "moto". Ignored
+	// when SLUICE_SQS_ENDPOINT is set.
+	SQS string
 	// MasterKey is the api key; default sk-sluice-local.
 	MasterKey string
 	// SluiceConfig and SimConfig are YAML files; default deploy/local/*.yaml.
 	SluiceConfig, SimConfig string
+	// SluiceYAML and SimYAML, when set, are the YAML documents themselves,
+	// in place of SluiceConfig and SimConfig (benchmarks make their own).
+	SluiceYAML, SimYAML string
 	// SimOverrides are top-level keys replaced in the simulator's YAML.
 	SimOverrides map[string]any
+	// NoWorker leaves the worker out: jobs stay queued (for benchmarks of
+	// the api alone). The api then creates the queues.
+	NoWorker bool
 	// Env is added to the api's and worker's environment.
 	Env []string
 	// Out receives the children's logs, each line prefixed with its name.
@@ -44,14 +61,55 @@ type Options struct {
 type Stack struct {
 	APIURL    string
 	MasterKey string
-	SimURL    string
-	SQSURL    string
-	DBURL     string
+	// WorkerMetricsURL is the worker's Prometheus endpoint (the api's is
+	// APIURL/metrics, the simulator's SimURL/_sim/stats).
+	WorkerMetricsURL string
+	SimURL           string
+	SQSURL           string
+	// SQSKind is the local SQS server's kind, or "" for one given by
+	// SLUICE_SQS_ENDPOINT.
+	SQSKind string
+	DBURL   string
+	// Aliases are the running configuration's model aliases.
+	Aliases      []string
+	exampleAlias string
 
 	dir   string
 	pg    *devenv.Postgres
-	moto  *devenv.Moto
+	sqs   devenv.SQSServer
 	procs []*proc
+}
+
+// PortTakenError reports an address of the stack that something else holds.
+type PortTakenError struct {
+	Part, Addr string
+	// Flag is cmd/devstack's flag that moves it.
+	Flag string
+	Err  error
+}
+
+func (e *PortTakenError) Error() string {
+	return fmt.Sprintf("%s: %s is already in use (choose another with %s): %v", e.Part, e.Addr, e.Flag, e.Err)
+}
+
+func (e *PortTakenError) Unwrap() error { return e.Err }
+
+// checkFree fails with a PortTakenError if addr cannot be bound now.
+func checkFree(part, addr, flagName string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &PortTakenError{Part: part, Addr: addr, Flag: flagName, Err: err}
+	}
+	return ln.Close()
+}
+
+// freeAddr returns addr, or a free loopback address when addr is empty.
+func freeAddr(addr string) (string, error) {
+	if addr != "" {
+		return addr, nil
+	}
+	port, err := devenv.FreePort()
+	return fmt.Sprintf("127.0.0.1:%d", port), err
 }
 
 type proc struct {
@@ -60,16 +118,15 @@ type proc struct {
 	done chan struct{}
 }
 
-// Start builds the binaries and starts everything. Call Stop when done, also
-// after an error.
+// Start builds the binaries and starts everything, and returns once every
+// part answers: Postgres takes a session, SQS an HTTP request, the simulator
+// serves its stats, the worker its metrics and the api /healthz. Call Stop
+// when done, also after an error.
 func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.Root == "" {
 		if o.Root, err = repoRoot(); err != nil {
 			return nil, err
 		}
-	}
-	if o.APIAddr == "" {
-		o.APIAddr = "127.0.0.1:8080"
 	}
 	if o.MasterKey == "" {
 		o.MasterKey = "sk-sluice-local"
@@ -83,11 +140,45 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.Out == nil {
 		o.Out = os.Stderr
 	}
+	// Taken ports fail now, with the flag that moves them, rather than as a
+	// child's exit after everything else has started.
+	if o.APIAddr, err = freeAddr(o.APIAddr); err != nil {
+		return nil, err
+	}
+	if o.MetricsAddr, err = freeAddr(o.MetricsAddr); err != nil {
+		return nil, err
+	}
+	if o.SimAddr, err = freeAddr(o.SimAddr); err != nil {
+		return nil, err
+	}
+	for _, c := range []struct{ part, addr, flag string }{
+		{"api", o.APIAddr, "-addr"}, {"worker metrics", o.MetricsAddr, "-metrics-addr"}, {"simulator", o.SimAddr, "-sim-addr"},
+	} {
+		if err := checkFree(c.part, c.addr, c.flag); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp("", "sluice-devstack-")
 	if err != nil {
 		return nil, err
 	}
-	s = &Stack{APIURL: "http://" + o.APIAddr, MasterKey: o.MasterKey, dir: dir}
+	for _, doc := range []struct {
+		yaml, name string
+		path       *string
+	}{{o.SluiceYAML, "sluice-given.yaml", &o.SluiceConfig}, {o.SimYAML, "sim-given.yaml", &o.SimConfig}} {
+		if doc.yaml == "" {
+			continue
+		}
+		*doc.path = filepath.Join(dir, doc.name)
+		if err := os.WriteFile(*doc.path, []byte(doc.yaml), 0o644); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+	}
+	// The banner's example only: the worker reports a bad configuration.
+	alias, aliases, _ := exampleAlias(o.SluiceConfig)
+	s = &Stack{Aliases: aliases, exampleAlias: alias, APIURL: "http://" + o.APIAddr, MasterKey: o.MasterKey, WorkerMetricsURL: "http://" + o.MetricsAddr + "/metrics",
+		SimURL: "http://" + o.SimAddr, dir: dir}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -110,19 +201,19 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		s.DBURL = s.pg.URL("postgres")
 	}
 	if s.SQSURL = os.Getenv("SLUICE_SQS_ENDPOINT"); s.SQSURL == "" {
-		fmt.Fprintln(o.Out, "devstack: starting moto_server (SQS)")
-		if s.moto, err = devenv.StartMoto(ctx); err != nil {
+		s.SQSKind = cmp.Or(o.SQS, devenv.SQSFauxqs)
+		fmt.Fprintf(o.Out, "devstack: starting %s (SQS)\n", s.SQSKind)
+		if s.sqs, err = devenv.StartSQS(ctx, s.SQSKind); err != nil {
 			return s, err
 		}
-		s.SQSURL = s.moto.Endpoint()
+		s.SQSURL = s.sqs.Endpoint()
 	}
-
-	simPort, err := devenv.FreePort()
-	if err != nil {
+	if err := s.waitHTTP(ctx, "SQS", s.SQSURL, false); err != nil {
 		return s, err
 	}
+
 	simCfg, err := rewriteYAML(o.SimConfig, filepath.Join(dir, "bedrocksim.yaml"), func(doc map[string]any) {
-		doc["listen"] = fmt.Sprintf("127.0.0.1:%d", simPort)
+		doc["listen"] = o.SimAddr
 		for k, v := range o.SimOverrides {
 			doc[k] = v
 		}
@@ -130,18 +221,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
-	s.SimURL = fmt.Sprintf("http://127.0.0.1:%d", simPort)
 	if err := s.start(ctx, o.Out, "bedrocksim", []string{"-config", simCfg}, nil); err != nil {
 		return s, err
 	}
-	if err := waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", simPort)); err != nil {
-		return s, fmt.Errorf("bedrocksim: %w", err)
-	}
-
-	metricsPort, err := devenv.FreePort()
-	if err != nil {
+	if err := s.waitHTTP(ctx, "bedrocksim", s.SimURL+"/_sim/stats", true); err != nil {
 		return s, err
 	}
+
 	env := append([]string{
 		"DATABASE_URL=" + s.DBURL,
 		"SLUICE_CONFIG=" + o.SluiceConfig,
@@ -154,27 +240,63 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 		"SLUICE_CREATE_QUEUES=true",
 		"SLUICE_LISTEN_ADDR=" + o.APIAddr,
 		"SLUICE_MASTER_KEY=" + o.MasterKey,
-		fmt.Sprintf("SLUICE_METRICS_ADDR=127.0.0.1:%d", metricsPort),
+		"SLUICE_METRICS_ADDR=" + o.MetricsAddr,
 		"SLUICE_LOG_FORMAT=text",
 		// Locally, webhook receivers run on this machine, and master-key
 		// callbacks need a signing secret (a fixed one: this is not AWS).
 		"SLUICE_WEBHOOK_ALLOW_PRIVATE=true",
 		"SLUICE_WEBHOOK_SECRET=whsec_c2x1aWNlLWxvY2FsLXdlYmhvb2stc2VjcmV0LTMyYg==",
 	}, o.Env...)
-	// The worker creates the queues; start it first so the api finds them.
-	if err := s.start(ctx, o.Out, "worker", nil, env); err != nil {
-		return s, err
-	}
-	if err := waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", metricsPort)); err != nil {
-		return s, fmt.Errorf("worker: %w", err)
+	// The worker creates the queues before it serves metrics; start it first
+	// so the api finds them.
+	if !o.NoWorker {
+		if err := s.start(ctx, o.Out, "worker", nil, env); err != nil {
+			return s, err
+		}
+		if err := s.waitHTTP(ctx, "worker", "http://"+o.MetricsAddr+"/healthz", true); err != nil {
+			return s, err
+		}
 	}
 	if err := s.start(ctx, o.Out, "api", nil, env); err != nil {
 		return s, err
 	}
-	if err := waitTCP(ctx, o.APIAddr); err != nil {
-		return s, fmt.Errorf("api: %w", err)
+	if err := s.waitHTTP(ctx, "api", s.APIURL+"/healthz", true); err != nil {
+		return s, err
 	}
 	return s, nil
+}
+
+// waitHTTP waits until url answers (with 200 if ok200), or until the part
+// called name exits, or a minute passes.
+func (s *Stack) waitHTTP(ctx context.Context, name, url string, ok200 bool) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var exited <-chan struct{}
+	for _, p := range s.procs {
+		if p.name == name {
+			exited = p.done
+		}
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	var last error
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if !ok200 || resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited before it answered on %s (its log is above)", name, url)
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer on %s: %w", name, url, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Stack) start(ctx context.Context, out io.Writer, name string, args, env []string) error {
@@ -238,8 +360,8 @@ func (s *Stack) Stop() {
 			<-p.done
 		}
 	}
-	if s.moto != nil {
-		s.moto.Stop()
+	if s.sqs != nil {
+		s.sqs.Stop()
 	}
 	if s.pg != nil {
 		s.pg.Stop()
@@ -291,12 +413,6 @@ func rewriteYAML(src, dst string, edit func(map[string]any)) (string, error) {
 	return dst, os.WriteFile(dst, out, 0o644)
 }
 
-func waitTCP(ctx context.Context, addr string) error {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	return devenv.WaitTCP(ctx, addr)
-}
-
 func repoRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
@@ -309,18 +425,19 @@ func repoRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// Services starts only Postgres and moto, and returns the environment that
-// points at them and a function that stops them.
-func Services(ctx context.Context) (env []string, stop func(), err error) {
+// Services starts only Postgres and a local SQS server of the given kind
+// ("fauxqs" or "moto"), and returns the environment that points at them and a
+// function that stops them.
+func Services(ctx context.Context, sqsKind string) (env []string, stop func(), err error) {
 	pg, err := devenv.StartPostgres(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	moto, err := devenv.StartMoto(ctx)
+	sqs, err := devenv.StartSQS(ctx, sqsKind)
 	if err != nil {
 		pg.Stop()
 		return nil, nil, err
 	}
-	env = []string{"DATABASE_URL=" + pg.URL("postgres"), "SLUICE_SQS_ENDPOINT=" + moto.Endpoint()}
-	return env, func() { moto.Stop(); pg.Stop() }, nil
+	env = []string{"DATABASE_URL=" + pg.URL("postgres"), "SLUICE_SQS_ENDPOINT=" + sqs.Endpoint()}
+	return env, func() { sqs.Stop(); pg.Stop() }, nil
 }

@@ -1,19 +1,15 @@
 package jobs
 
-// Watch signals on ended when job id may have reached a terminal state: a
+// Watch delivers job id on ended once it is found terminal: after a
 // notification on Channel, or a re-check after a reconnect or on the safety
-// timer that finds it finished. A worker watches the jobs it runs, so that
-// one ended by another hand (its caller hung up) stops its call at once. Call
-// stop when done; a signal for the watcher's own ending is harmless.
-func (h *Hub) Watch(id string) (ended <-chan struct{}, stop func()) {
-	return h.watch(id)
-}
-
-func (h *Hub) watch(id string) (chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+// timer. A worker watches the jobs it runs, so that one ended by another hand
+// (its caller hung up) stops its call at once. Call stop when done; a
+// delivery of the watcher's own ending is harmless.
+func (h *Hub) Watch(id string) (ended <-chan *Job, stop func()) {
+	ch := make(chan *Job, 1)
 	h.mu.Lock()
 	if h.waiters[id] == nil {
-		h.waiters[id] = map[chan struct{}]struct{}{}
+		h.waiters[id] = map[chan *Job]struct{}{}
 	}
 	h.waiters[id][ch] = struct{}{}
 	h.mu.Unlock()

@@ -1,5 +1,5 @@
 // Package stacktest runs a whole sluice in one test process, on real parts: a
-// real Postgres, moto over the real SQS API, and the Bedrock simulator over
+// real Postgres, fauxqs (or moto) over the real SQS API, and the Bedrock simulator over
 // Bedrock's wire protocol, reached through the real AWS SDK clients. The api
 // and worker are the same code the binaries run, wired the same way.
 package stacktest

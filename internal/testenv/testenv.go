@@ -3,8 +3,9 @@
 //
 // When DATABASE_URL or SLUICE_SQS_ENDPOINT is set (scripts/test sets both, so
 // one cluster and one server serve the whole run), tests use them; otherwise a
-// test package starts its own throwaway Postgres cluster and moto_server, and
-// stops them when the package's tests end (call Main from TestMain).
+// test package starts its own throwaway Postgres cluster and fauxqs, and
+// stops them when the package's tests end (call Main from TestMain). A test
+// that needs moto's fidelity (IAM enforcement) asks for MotoEndpoint.
 package testenv
 
 import (
@@ -28,6 +29,7 @@ import (
 var (
 	mu       sync.Mutex
 	pg       *devenv.Postgres
+	sqs      devenv.SQSServer
 	moto     *devenv.Moto
 	adminURL string
 	sqsURL   string
@@ -45,6 +47,9 @@ func Run(m *testing.M) int {
 	mu.Lock()
 	if pg != nil {
 		pg.Stop()
+	}
+	if sqs != nil {
+		sqs.Stop()
 	}
 	if moto != nil {
 		moto.Stop()
@@ -129,13 +134,33 @@ func SQSEndpoint(t testing.TB) string {
 		sqsURL = u
 		return sqsURL
 	}
-	m, err := devenv.StartMoto(context.Background())
+	srv, err := devenv.StartSQS(context.Background(), devenv.SQSFauxqs)
 	if err != nil {
-		t.Fatalf("start moto_server: %v", err)
+		t.Fatalf("start fauxqs: %v", err)
 	}
-	moto = m
-	sqsURL = m.Endpoint()
+	sqs = srv
+	sqsURL = srv.Endpoint()
 	return sqsURL
+}
+
+// MotoEndpoint returns the URL of a moto_server, started for this package
+// (or SLUICE_MOTO_ENDPOINT): for tests that need what only moto does, such
+// as enforcing IAM policies.
+func MotoEndpoint(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv("SLUICE_MOTO_ENDPOINT"); u != "" {
+		return u
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if moto == nil {
+		m, err := devenv.StartMoto(context.Background())
+		if err != nil {
+			t.Fatalf("start moto_server: %v", err)
+		}
+		moto = m
+	}
+	return moto.Endpoint()
 }
 
 // QueuePrefix is a prefix no other test uses, so tests can share one SQS server.

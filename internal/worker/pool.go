@@ -62,10 +62,10 @@ type Queues interface {
 	SendAfter(ctx context.Context, p queue.Priority, b queue.Body, delay time.Duration) error
 }
 
-// Watcher signals when a job ends by another hand than the pool's: its
+// Watcher delivers a job when it ends by another hand than the pool's: its
 // caller hung up, or it was cancelled (jobs.Hub).
 type Watcher interface {
-	Watch(id string) (ended <-chan struct{}, stop func())
+	Watch(id string) (ended <-chan *jobs.Job, stop func())
 }
 
 // InFlight is told when a pool takes on a job and when it is done with it

@@ -1,0 +1,55 @@
+package config
+
+// EnvVar documents one environment variable a sluice process reads.
+type EnvVar struct {
+	Name, Default, Help string
+	// For names the processes that read it: "api", "worker", or both.
+	For []string
+}
+
+var (
+	both   = []string{"api", "worker"}
+	api    = []string{"api"}
+	worker = []string{"worker"}
+)
+
+// EnvVars is every environment variable of the api and the worker: the one
+// list that their --help prints (and the README's table mirrors). A test keeps
+// it complete against the source.
+var EnvVars = []EnvVar{
+	{"DATABASE_URL", "(required)", "Postgres URL; pgxpool settings such as pool_max_conns are allowed", both},
+	{"SLUICE_CONFIG", "", "path of the YAML configuration (models, accounts); sluice's format or a LiteLLM proxy config", both},
+	{"SLUICE_CONFIG_YAML", "", "the YAML configuration itself, instead of SLUICE_CONFIG", both},
+	{"AWS_REGION", "us-east-1", "region of the SQS queues", both},
+	{"SLUICE_QUEUE_PREFIX", "sluice", "queues are {prefix}-{alias}-interactive / -batch, dead-letter queues …-dlq", both},
+	{"SLUICE_SQS_ENDPOINT", "AWS", "SQS endpoint URL (locally: fauxqs or moto)", both},
+	{"SLUICE_BEDROCK_ENDPOINT", "AWS", "Bedrock Runtime endpoint URL (locally: the simulator)", worker},
+	{"SLUICE_STS_ENDPOINT", "AWS", "STS endpoint URL (locally: the simulator)", worker},
+	{"SLUICE_CREATE_QUEUES", "false", "create missing queues (local; Terraform creates them on AWS)", both},
+	{"SLUICE_MASTER_KEY", "", "the admin API key (without it only managed keys are admitted)", api},
+	{"SLUICE_LISTEN_ADDR", ":8080", "where the api serves HTTP, /metrics and /healthz", api},
+	{"SLUICE_SYNC_TIMEOUT", "10m", "how long a synchronous caller waits before it is told to poll", api},
+	{"SLUICE_ACCOUNTS", "all", "comma list of the account names this worker serves", worker},
+	{"SLUICE_METRICS_ADDR", ":9090", "where the worker serves /metrics and /healthz", worker},
+	{"SLUICE_QUOTA_WINDOW", "1m", "length of a quota \"minute\"; only tests and the simulator shorten it", worker},
+	{"SLUICE_WEBHOOK_SECRET", "", "whsec_…: signs callbacks of master-key jobs (managed keys have their own)", both},
+	{"SLUICE_WEBHOOK_ALLOW_PRIVATE", "false", "allow callbacks to private and loopback addresses", both},
+	{"SLUICE_WEBHOOK_TIMEOUT", "15s", "one webhook delivery attempt", both},
+	{"SLUICE_RETENTION", "168h", "how long finished jobs are kept", both},
+	{"SLUICE_BATCH_WINDOW", "24h", "how long a batch may run before it expires", api},
+	{"SLUICE_LOG_LEVEL", "info", "debug, info, warn or error", both},
+	{"SLUICE_LOG_FORMAT", "json", "json or text", both},
+}
+
+// EnvVarsFor returns the variables process reads, in EnvVars' order.
+func EnvVarsFor(process string) []EnvVar {
+	var out []EnvVar
+	for _, v := range EnvVars {
+		for _, p := range v.For {
+			if p == process {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
