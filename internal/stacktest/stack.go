@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,15 +23,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/sluice-broker/sluice/internal/admission"
 	"github.com/sluice-broker/sluice/internal/api"
-	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/bedrocksim"
 	"github.com/sluice-broker/sluice/internal/config"
-	"github.com/sluice-broker/sluice/internal/files"
+	"github.com/sluice-broker/sluice/internal/devenv"
 	"github.com/sluice-broker/sluice/internal/jobs"
-	"github.com/sluice-broker/sluice/internal/pools"
 	"github.com/sluice-broker/sluice/internal/queue"
 	"github.com/sluice-broker/sluice/internal/testenv"
 	"github.com/sluice-broker/sluice/internal/webhook"
@@ -213,37 +211,41 @@ func Start(t testing.TB, o Options) *Stack {
 	}
 	s.Store = jobs.NewStore(s.DB)
 
-	hub := jobs.NewHub(s.Store, func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, cfg.Env.DatabaseURL) }, quietLogger())
-	hctx, hcancel := context.WithCancel(ctx)
-	hubDone := make(chan struct{})
-	go func() { defer close(hubDone); hub.Run(hctx) }()
-	srv := &api.Server{Config: cfg, Store: s.Store, Hub: hub, Queue: s.Queues, Log: quietLogger(), SyncTimeout: o.SyncTimeout,
-		Keys: apikey.NewStore(s.DB), Guard: webhook.NewGuard(cfg.Env.WebhookAllowPrivate)}
-	srv.BatchWindow, srv.MaxFileBytes = o.BatchWindow, o.MaxFileBytes
-	if cfg.Env.Admission {
-		srv.Admission = &admission.Controller{DB: s.DB, Store: s.Store, Pools: pools.Store{DB: s.DB}, Config: cfg, Log: quietLogger(), Every: 100 * time.Millisecond, Shed: 500 * time.Millisecond}
-		actx, acancel := context.WithCancel(ctx)
-		admissionDone := make(chan struct{})
-		go func() { defer close(admissionDone); srv.Admission.Run(actx) }()
-		s.onStop(func() { acancel(); <-admissionDone })
+	// The api process, as cmd/api runs it, on a free port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
 	}
-	if o.API != nil {
-		o.API(srv)
+	s.URL = "http://" + ln.Addr().String()
+	listen := func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, cfg.Env.DatabaseURL) }
+	apiSvc := &api.Service{Config: cfg, DB: s.DB, Store: s.Store, Queues: s.Queues, Log: quietLogger(), Listen: listen,
+		Listener: ln, ShutdownTimeout: time.Second,
+		Tune: func(srv *api.Server, runner *batch.Runner) {
+			srv.SyncTimeout = o.SyncTimeout
+			srv.BatchWindow, srv.MaxFileBytes = o.BatchWindow, o.MaxFileBytes
+			if srv.Admission != nil {
+				srv.Admission.Every, srv.Admission.Shed = 100*time.Millisecond, 500*time.Millisecond
+			}
+			runner.Poll = 100 * time.Millisecond
+			if o.Batches != nil {
+				o.Batches(runner)
+			}
+			if o.API != nil {
+				o.API(srv)
+			}
+		}}
+	actx, acancel := context.WithCancel(ctx)
+	apiDone := make(chan struct{})
+	go func() {
+		defer close(apiDone)
+		if err := apiSvc.Run(actx); err != nil && actx.Err() == nil {
+			t.Errorf("api: %v", err)
+		}
+	}()
+	s.onStop(func() { acancel(); <-apiDone })
+	if err := devenv.WaitTCP(ctx, ln.Addr().String()); err != nil {
+		t.Fatalf("api: %v", err)
 	}
-	apiSrv := httptest.NewServer(srv.Handler())
-	s.URL = apiSrv.URL
-	s.onStop(func() { apiSrv.Close(); hcancel(); <-hubDone })
-
-	// The api process's batch runner, as cmd/api starts it.
-	runner := &batch.Runner{Store: batch.NewStore(s.DB), Jobs: s.Store, Files: files.NewPG(s.DB), Queue: s.Queues,
-		Config: cfg, Log: quietLogger(), Poll: 100 * time.Millisecond, Events: webhook.BatchEvents{}}
-	if o.Batches != nil {
-		o.Batches(runner)
-	}
-	rctx, rcancel := context.WithCancel(ctx)
-	runnerDone := make(chan struct{})
-	go func() { defer close(runnerDone); runner.Run(rctx) }()
-	s.onStop(func() { rcancel(); <-runnerDone })
 
 	for range max(o.Workers, 0) {
 		s.StartWorker()
