@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/enqueue"
 	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
@@ -56,6 +57,8 @@ type Server struct {
 	BatchWindow time.Duration
 	// MaxFileBytes bounds an upload; 0: files.MaxBatchBytes (200 MB).
 	MaxFileBytes int64
+	// Tokens sends new jobs' queue tokens in batches; nil sends each at once.
+	Tokens *enqueue.Batcher
 	// Admission refuses at once, with 429 and Retry-After, the sync requests
 	// the queue cannot answer before their stated deadline; nil admits all.
 	Admission *admission.Controller

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/apikey"
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/config"
+	"github.com/sluice-broker/sluice/internal/enqueue"
 	"github.com/sluice-broker/sluice/internal/files"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/pools"
@@ -62,6 +63,7 @@ func (s *Service) Run(ctx context.Context) error {
 	srv := &Server{Config: s.Config, Store: s.Store, Hub: hub, Queue: s.Queues, Log: s.Log, SyncTimeout: env.SyncTimeout,
 		Keys: apikey.NewStore(s.DB), Guard: webhook.NewGuard(env.WebhookAllowPrivate),
 		BodyTimeout: env.BodyTimeout, UploadTimeout: env.UploadTimeout}
+	srv.Tokens = &enqueue.Batcher{Queues: s.Queues, Store: s.Store, Log: s.Log}
 	if env.Admission {
 		srv.Admission = &admission.Controller{DB: s.DB, Store: s.Store, Pools: pools.Store{DB: s.DB}, Config: s.Config, Log: s.Log}
 	}
@@ -93,6 +95,11 @@ func (s *Service) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return hub.Run(gctx) })
 	g.Go(func() error { return runner.Run(gctx) })
+	// The batcher runs until the server has shut down: requests answered
+	// during the shutdown still send their tokens.
+	tokensCtx, stopTokens := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTokens()
+	g.Go(func() error { return srv.Tokens.Run(tokensCtx) })
 	if srv.Admission != nil {
 		g.Go(func() error { return srv.Admission.Run(gctx) })
 	}
@@ -112,6 +119,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		defer stopTokens()
 		return httpSrv.Shutdown(sctx)
 	})
 	return g.Wait()

@@ -11,10 +11,14 @@ import (
 	"github.com/sluice-broker/sluice/internal/queue"
 )
 
-// enqueue sends a new job's message and records that it was sent. A failed
-// send loses nothing: the job is safe in the table and the worker's janitor
-// sends it.
+// enqueue sends a new job's queue token and records that it was sent: in a
+// batch with others' (s.Tokens), or at once without one. A failed send loses
+// nothing: the job is safe in the table and the worker's janitor sends it.
 func (s *Server) enqueue(ctx context.Context, job *jobs.Job) {
+	if s.Tokens != nil {
+		s.Tokens.Add(queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model})
+		return
+	}
 	log := s.Log.With("job", job.ID, "model", job.Model)
 	if err := s.Queue.Send(ctx, queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
 		log.WarnContext(ctx, "enqueue failed; the janitor will send it", "err", err)

@@ -1,0 +1,9 @@
+package enqueue
+
+import (
+	"testing"
+
+	"github.com/sluice-broker/sluice/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.LeakMain(m) }
