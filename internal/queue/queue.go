@@ -467,26 +467,6 @@ func (q *Queues) vanished(m Message, err error) bool {
 	return true
 }
 
-// Depth is the approximate number of visible and in-flight messages.
-func (q *Queues) Depth(ctx context.Context, alias string, p Priority) (visible, inFlight int, err error) {
-	var out *sqs.GetQueueAttributesOutput
-	err = q.do(ctx, q.Name(alias, p), func(url string) (err error) {
-		out, err = q.client.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
-			QueueUrl: aws.String(url),
-			AttributeNames: []types.QueueAttributeName{
-				types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-			},
-		})
-		return err
-	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("depth of %s: %w", q.Name(alias, p), err)
-	}
-	visible, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessages)])
-	inFlight, _ = strconv.Atoi(out.Attributes[string(types.QueueAttributeNameApproximateNumberOfMessagesNotVisible)])
-	return visible, inFlight, nil
-}
-
 // NewClient builds the SQS client once per process; endpoint is empty on AWS.
 func NewClient(base aws.Config, endpoint string) *sqs.Client {
 	return sqs.NewFromConfig(base, func(o *sqs.Options) {
