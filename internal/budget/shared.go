@@ -40,6 +40,13 @@ func (b *Shared) Limits() Limits { return b.limits }
 func (b *Shared) Capacity() float64 { return b.limits.capacity(1) }
 
 func (b *Shared) update(ctx context.Context, f func(s *State, now time.Time)) (State, error) {
+	return b.updateWith(ctx, func(_ pgx.Tx, s *State, now time.Time) error { f(s, now); return nil })
+}
+
+// updateWith locks the row for one transaction, reads the database's clock,
+// lets f change the state (and do more in the same transaction), and writes
+// the state back.
+func (b *Shared) updateWith(ctx context.Context, f func(tx pgx.Tx, s *State, now time.Time) error) (State, error) {
 	var s State
 	err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 		var now time.Time
@@ -50,7 +57,9 @@ func (b *Shared) update(ctx context.Context, f func(s *State, now time.Time)) (S
 		if err != nil {
 			return err
 		}
-		f(&s, now)
+		if err := f(tx, &s, now); err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `
 			UPDATE budgets SET tokens = $3, requests = $4, at = $5, day_start = $6, day_used = $7, factor = $8, last_throttle = $9
 			WHERE account = $1 AND model = $2`,

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -76,13 +78,28 @@ func (s *Service) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: shared,
+			// The pool reserves from its replica's slice of the bucket, not the
+			// row: a few budget transactions a second, whatever the job rate.
+			lease := budget.NewLease(shared, "lease_"+strings.ReplaceAll(uuid.NewString(), "-", ""), s.Log.With("account", acct.Name, "model", alias))
+			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: lease,
 				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: pools.Store{DB: s.DB}, Fault: fault, InFlight: s.InFlight,
 				Lease: cfg.Env.Lease, RetryHorizon: cfg.Env.RetryHorizon, DrainTimeout: cfg.Env.DrainTimeout, FairWindow: cfg.Env.FairWindow}
 			if s.Tune != nil {
 				s.Tune(p)
 			}
-			g.Go(func() error { return p.Run(gctx) })
+			g.Go(func() error {
+				// The lease outlives the pool's drain: calls finishing then
+				// still settle into the slice, which goes back to the row last.
+				lctx, stopLease := context.WithCancel(context.WithoutCancel(gctx))
+				leaseDone := make(chan error, 1)
+				go func() { leaseDone <- lease.Run(lctx) }()
+				err := p.Run(gctx)
+				stopLease()
+				if lerr := <-leaseDone; lerr != nil {
+					s.Log.Warn("give back budget lease", "account", acct.Name, "model", alias, "err", lerr)
+				}
+				return err
+			})
 			running++
 		}
 	}
