@@ -37,6 +37,11 @@ type Lease struct {
 	tokens, requests float64
 	// waiting is what reservations wait for, in all.
 	waiting float64
+	// returned is what settlements gave back (negative: charged beyond
+	// their reservations) since the last renewal. It goes to the row, not
+	// the slice, so that it is capped as Bedrock caps it: a return into a
+	// full bucket is lost.
+	returned, returnedReq float64
 	// level is what the row held after the last renewal (for Room), renewed
 	// when the slice was last confirmed in the row.
 	level   float64
@@ -138,13 +143,14 @@ func (l *Lease) Reserve(ctx context.Context, tokens float64, requests int) error
 	}
 }
 
-// Return gives back to the slice what a reservation did not use; a negative
-// amount charges what a call used beyond it. The row hears at the next renewal.
+// Return gives back what a reservation did not use; a negative amount
+// charges what a call used beyond it. It reaches the row at the next renewal,
+// where it is capped as Bedrock caps it (a full bucket takes nothing back).
 func (l *Lease) Return(_ context.Context, tokens float64, requests int) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.tokens += tokens
-	l.requests += float64(requests)
+	l.returned += tokens
+	l.returnedReq += float64(requests)
 	return nil
 }
 
@@ -152,7 +158,9 @@ func (l *Lease) Return(_ context.Context, tokens float64, requests int) error {
 // slice goes with it: Bedrock had none of it.
 func (l *Lease) Throttled(ctx context.Context) error {
 	l.mu.Lock()
+	// What the throttled call gave back goes too: Bedrock's bucket is empty.
 	l.tokens, l.requests = min(l.tokens, 0), min(l.requests, 0)
+	l.returned, l.returnedReq = min(l.returned, 0), min(l.returnedReq, 0)
 	l.mu.Unlock()
 	if err := l.shared.Throttled(ctx); err != nil {
 		return err
@@ -185,6 +193,7 @@ func (l *Lease) renew(ctx context.Context) error {
 	lim := b.limits
 	l.mu.Lock()
 	hand, handReq, waiting := l.tokens, l.requests, l.waiting
+	returned, returnedReq := l.returned, l.returnedReq
 	l.mu.Unlock()
 	var dropped, droppedReq, give, giveReq float64
 	s, err := b.updateWith(ctx, func(tx pgx.Tx, s *State, now time.Time) error {
@@ -205,8 +214,9 @@ func (l *Lease) renew(ctx context.Context) error {
 			dropped, droppedReq = max(hand, 0), max(handReq, 0)
 			hand, handReq = hand-dropped, handReq-droppedReq
 		}
-		// The row refills only into the room the live slices leave.
-		s.refill(lim, now)
+		// The row refills, and takes the settlements' returns, only into the
+		// room the live slices leave.
+		s.Return(lim, now, returned, int(math.Round(returnedReq)))
 		s.Tokens = min(s.Tokens, lim.capacity(s.Factor)-others-max(hand, 0))
 		// Hold about two periods of refill, or what reservations wait for.
 		target := max(waiting, 2*l.Period.Seconds()*lim.perSecond(lim.TPM)*s.Factor)
@@ -245,6 +255,8 @@ func (l *Lease) renew(ctx context.Context) error {
 	// slice moves only by what was dropped, given or taken.
 	l.tokens -= dropped + give
 	l.requests -= droppedReq + giveReq
+	l.returned -= returned
+	l.returnedReq -= returnedReq
 	l.level = max(s.Tokens, 0)
 	l.renewed = time.Now()
 	return nil
@@ -256,8 +268,8 @@ func (l *Lease) release(ctx context.Context) error {
 	defer l.renewMu.Unlock()
 	b := l.shared
 	l.mu.Lock()
-	hand, handReq := l.tokens, l.requests
-	l.tokens, l.requests = 0, 0
+	hand, handReq, returned, returnedReq := l.tokens, l.requests, l.returned, l.returnedReq
+	l.tokens, l.requests, l.returned, l.returnedReq = 0, 0, 0, 0
 	l.mu.Unlock()
 	_, err := b.updateWith(ctx, func(tx pgx.Tx, s *State, now time.Time) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM budget_leases WHERE account = $1 AND model = $2 AND holder = $3 AND expires_at >= $4`,
@@ -265,9 +277,10 @@ func (l *Lease) release(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 1 { // a lapsed slice is gone already
-			s.Return(b.limits, now, hand, int(math.Round(handReq)))
+		if tag.RowsAffected() == 0 { // a lapsed slice is gone already; returns are not
+			hand, handReq = 0, 0
 		}
+		s.Return(b.limits, now, hand+returned, int(math.Round(handReq+returnedReq)))
 		return nil
 	})
 	if err != nil {

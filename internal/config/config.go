@@ -128,6 +128,10 @@ type Env struct {
 	// Admission turns on early answers: a sync request whose deadline the
 	// queue cannot meet gets a 429 with Retry-After at once.
 	Admission bool
+	// BudgetLeases makes each pool replica reserve from a leased slice of its
+	// bucket rather than the shared row (budget.Lease). Off by default until
+	// its quota fidelity matches the row's under load (docs/ARCHITECTURE.md).
+	BudgetLeases bool
 	// BodyTimeout and UploadTimeout bound how long the api waits for a request
 	// body (a file upload) to arrive; MaxConnections bounds its open
 	// connections. Slow or numerous clients then cannot pin its goroutines.
@@ -343,6 +347,9 @@ func loadEnv() (Env, error) {
 		return e, err
 	}
 	if e.Admission, err = parseBool("SLUICE_ADMISSION", true); err != nil {
+		return e, err
+	}
+	if e.BudgetLeases, err = parseBool("SLUICE_BUDGET_LEASES", false); err != nil {
 		return e, err
 	}
 	if e.BodyTimeout, err = parseDuration("SLUICE_BODY_TIMEOUT", 30*time.Second); err != nil {

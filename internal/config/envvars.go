@@ -38,6 +38,7 @@ var EnvVars = []EnvVar{
 	{"SLUICE_RETENTION", "168h", "how long finished jobs are kept", both},
 	{"SLUICE_BATCH_WINDOW", "24h", "how long a batch may run before it expires", api},
 	{"SLUICE_ADMISSION", "true", "answer 429 at once when the queue cannot meet a caller's stated deadline", api},
+	{"SLUICE_BUDGET_LEASES", "false", "reserve from a leased slice of each budget (few budget transactions) instead of the shared row", worker},
 	{"SLUICE_LEASE", "30s", "a claim's lease: a killed worker's jobs run again about this long after", worker},
 	{"SLUICE_RETRY_HORIZON", "10m", "how long transient Bedrock faults are retried (never past a job's deadline)", worker},
 	{"SLUICE_DRAIN_TIMEOUT", "100s", "on SIGTERM, how long calls in flight may finish before they are released", worker},

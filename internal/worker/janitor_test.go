@@ -83,7 +83,9 @@ func TestJanitorResendsJobsOfARecreatedQueue(t *testing.T) {
 	// Lost while no janitor watched: a new janitor (a worker started after the
 	// loss) sends again the jobs sent well before the queue it finds.
 	deleteInteractive(t, client, q)
-	time.Sleep(4500 * time.Millisecond) // the jobs' enqueued_at is up to 2 s ahead of the last queue
+	// The jobs' enqueued_at is up to 2 s ahead of the last queue, and SQS
+	// gives creation times in whole seconds: wait past both.
+	time.Sleep(6 * time.Second)
 	fresh := &worker.Janitor{Store: store, Queues: q, Aliases: []string{"m"}, Log: slog.New(slog.DiscardHandler)}
 	fresh.Sweep(ctx)
 	got = drain(t, q)

@@ -78,14 +78,25 @@ func (s *Service) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			// The pool reserves from its replica's slice of the bucket, not the
-			// row: a few budget transactions a second, whatever the job rate.
-			lease := budget.NewLease(shared, "lease_"+strings.ReplaceAll(uuid.NewString(), "-", ""), s.Log.With("account", acct.Name, "model", alias))
-			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: lease,
+			// With leases the pool reserves from its replica's slice of the
+			// bucket, not the row: a few budget transactions a second,
+			// whatever the job rate (see budget.Lease and docs/ARCHITECTURE.md).
+			var pb Budget = shared
+			var lease *budget.Lease
+			if cfg.Env.BudgetLeases {
+				lease = budget.NewLease(shared, "lease_"+strings.ReplaceAll(uuid.NewString(), "-", ""), s.Log.With("account", acct.Name, "model", alias))
+				pb = lease
+			}
+			p := &Pool{Account: acct.Name, Alias: alias, Model: cfg.Models[alias], Client: client, Budget: pb,
 				Store: s.Store, Queues: s.Queues, Watch: hub, Log: s.Log, Check: check, Health: pools.Store{DB: s.DB}, Fault: fault, InFlight: s.InFlight,
 				Lease: cfg.Env.Lease, RetryHorizon: cfg.Env.RetryHorizon, DrainTimeout: cfg.Env.DrainTimeout, FairWindow: cfg.Env.FairWindow}
 			if s.Tune != nil {
 				s.Tune(p)
+			}
+			if lease == nil {
+				g.Go(func() error { return p.Run(gctx) })
+				running++
+				continue
 			}
 			g.Go(func() error {
 				// The lease outlives the pool's drain: calls finishing then
