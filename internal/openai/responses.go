@@ -42,10 +42,18 @@ type ResponseRequest struct {
 	Truncation           string   `json:"truncation,omitempty"`
 	MaxToolCalls         *int     `json:"max_tool_calls,omitempty"`
 
+	// PromptCacheOptions as in chat: mode explicit leaves only the
+	// caller's breakpoints.
+	PromptCacheOptions *PromptCacheOptions `json:"prompt_cache_options,omitempty"`
+
 	// Refused unless null.
-	TopLogprobs  *int            `json:"top_logprobs,omitempty"`
-	Conversation json.RawMessage `json:"conversation,omitempty"`
-	Prompt       json.RawMessage `json:"prompt,omitempty"`
+	TopLogprobs       *int            `json:"top_logprobs,omitempty"`
+	Conversation      json.RawMessage `json:"conversation,omitempty"`
+	Prompt            json.RawMessage `json:"prompt,omitempty"`
+	ContextManagement json.RawMessage `json:"context_management,omitempty"`
+	Moderation        json.RawMessage `json:"moderation,omitempty"`
+	Image             json.RawMessage `json:"image,omitempty"`
+	AccessPrograms    json.RawMessage `json:"access_programs,omitempty"`
 }
 
 // ResponseTool is a tool of a response request: only function tools run on
@@ -73,7 +81,9 @@ func (t *ResponseTool) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*t = ResponseTool(p)
-	for _, k := range []string{"type", "name", "description", "parameters", "strict"} {
+	// The settings of OpenAI's tool search and code-mode callers change
+	// nothing about a call the model makes itself.
+	for _, k := range []string{"type", "name", "description", "parameters", "strict", "defer_loading", "allowed_callers", "output_schema", "async"} {
 		delete(all, k)
 	}
 	if t.Type == "function" && len(all) > 0 {
@@ -122,6 +132,12 @@ type Item struct {
 	Name      string          `json:"name,omitempty"`
 	Arguments *string         `json:"arguments,omitempty"`
 	Output    json.RawMessage `json:"output,omitempty"`
+	// Sent back as the SDKs return them; a call's routing (namespace,
+	// caller, async) and a message's phase change nothing on Bedrock.
+	Phase     string          `json:"phase,omitempty"`
+	Namespace string          `json:"namespace,omitempty"`
+	Caller    json.RawMessage `json:"caller,omitempty"`
+	Async     *bool           `json:"async,omitempty"`
 	// reasoning, which is dropped from input: Bedrock's reasoning blocks
 	// are not carried across turns.
 	Summary          json.RawMessage `json:"summary,omitempty"`
@@ -149,6 +165,9 @@ type ItemPart struct {
 	Annotations json.RawMessage `json:"annotations,omitempty"`
 	Logprobs    json.RawMessage `json:"logprobs,omitempty"`
 	InputAudio  json.RawMessage `json:"input_audio,omitempty"`
+	// CacheBreakpoint asks for a prompt cache point after the part, as in
+	// chat.
+	CacheBreakpoint *CacheBreakpoint `json:"prompt_cache_breakpoint,omitempty"`
 }
 
 // UnmarshalJSON accepts a string or an array of parts.
@@ -325,6 +344,14 @@ func (r *ResponseRequest) validate(items []Item) *Error {
 		return InvalidRequest("conversation", "Conversations are not served by sluice; chain responses with 'previous_response_id'.")
 	case present(r.Prompt):
 		return InvalidRequest("prompt", "Stored prompt templates live on OpenAI's servers; send 'instructions' and 'input' instead.")
+	case present(r.ContextManagement):
+		return InvalidRequest("context_management", "Server-side context compaction is not available on Bedrock.")
+	case present(r.Moderation):
+		return InvalidRequest("moderation", "OpenAI moderation is not available on Bedrock; configure a Bedrock guardrail instead.")
+	case present(r.Image):
+		return InvalidRequest("image", "Image generation is not available through sluice.")
+	case present(r.AccessPrograms):
+		return InvalidRequest("access_programs", "OpenAI access programs do not apply to Bedrock.")
 	case r.PreviousResponseID != "" && !strings.HasPrefix(r.PreviousResponseID, "resp_"):
 		return InvalidRequest("previous_response_id", "Invalid 'previous_response_id': %q is not a response id.", r.PreviousResponseID)
 	case r.Background && !r.Stored():
@@ -344,6 +371,11 @@ func (r *ResponseRequest) validate(items []Item) *Error {
 	}
 	if e := oneOf("truncation", r.Truncation, "auto", "disabled"); e != nil {
 		return e
+	}
+	if o := r.PromptCacheOptions; o != nil {
+		if e := oneOf("prompt_cache_options.mode", o.Mode, "implicit", "explicit"); e != nil {
+			return e
+		}
 	}
 	return oneOf("prompt_cache_retention", r.PromptCacheRetention, "in_memory", "in-memory", "24h")
 }

@@ -15,7 +15,10 @@ func (r *ResponseRequest) ChatRequest(history, input []Item) (*ChatCompletionReq
 	req := &ChatCompletionRequest{
 		Model: r.Model, MaxCompletionTokens: r.MaxOutputTokens, Temperature: r.Temperature, TopP: r.TopP,
 		Stream: r.Stream, Metadata: r.Metadata, ServiceTier: r.ServiceTier, ParallelToolCalls: r.ParallelToolCalls,
-		User: r.User, SafetyIdentifier: r.SafetyIdentifier,
+		User: r.User, SafetyIdentifier: r.SafetyIdentifier, PromptCacheOptions: r.PromptCacheOptions,
+	}
+	if r.Text != nil {
+		req.Verbosity = r.Text.Verbosity
 	}
 	if r.Reasoning != nil {
 		req.ReasoningEffort = r.Reasoning.Effort
@@ -76,11 +79,11 @@ func appendItem(msgs []Message, it Item, param string) ([]Message, *Error) {
 		for _, p := range it.Content.Parts {
 			switch p.Type {
 			case "input_text", "output_text":
-				m.Content.Parts = append(m.Content.Parts, ContentPart{Type: "text", Text: *p.Text})
+				m.Content.Parts = append(m.Content.Parts, ContentPart{Type: "text", Text: *p.Text, CacheBreakpoint: p.CacheBreakpoint})
 			case "refusal":
 				m.Content.Parts = append(m.Content.Parts, ContentPart{Type: "refusal", Refusal: p.Refusal})
 			case "input_image":
-				m.Content.Parts = append(m.Content.Parts, ContentPart{Type: "image_url", ImageURL: &ImageURL{URL: p.ImageURL, Detail: p.Detail}})
+				m.Content.Parts = append(m.Content.Parts, ContentPart{Type: "image_url", ImageURL: &ImageURL{URL: p.ImageURL, Detail: p.Detail}, CacheBreakpoint: p.CacheBreakpoint})
 			}
 		}
 		if m.Content.Parts == nil {
@@ -179,6 +182,9 @@ func AssistantItems(cc *ChatCompletion, base string) []Item {
 	}
 	m := cc.Choices[0].Message
 	items := []Item{}
+	if m.ReasoningContent != nil && *m.ReasoningContent != "" {
+		items = append(items, ReasoningItem(base, *m.ReasoningContent))
+	}
 	if m.Content != nil && (*m.Content != "" || len(m.ToolCalls) == 0) || m.Refusal != nil {
 		var part ItemPart
 		if m.Refusal != nil {
@@ -198,6 +204,30 @@ func AssistantItems(cc *ChatCompletion, base string) []Item {
 
 func outputText(s string) ItemPart {
 	return ItemPart{Type: "output_text", Text: &s, Annotations: json.RawMessage("[]"), Logprobs: json.RawMessage("[]")}
+}
+
+// ReasoningItem is the reasoning Bedrock returned, as a reasoning item with
+// one summary part: Bedrock's reasoning text is what the model shows of its
+// thinking (Claude 4 returns it summarized).
+func ReasoningItem(base, text string) Item {
+	summary, _ := json.Marshal([]summaryPart{{Type: "summary_text", Text: text}})
+	return Item{Type: "reasoning", ID: "rs_" + base, Status: "completed", Summary: summary}
+}
+
+type summaryPart struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// reasoningText is the text of a reasoning item's summary.
+func (it *Item) reasoningText() string {
+	var parts []summaryPart
+	_ = json.Unmarshal(it.Summary, &parts)
+	var sb strings.Builder
+	for _, p := range parts {
+		sb.WriteString(p.Text)
+	}
+	return sb.String()
 }
 
 // MessageItemID is the id of a response's output message.

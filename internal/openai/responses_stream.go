@@ -14,6 +14,7 @@ type ResponseEvent struct {
 	Response       *Response       `json:"response,omitempty"`
 	OutputIndex    *int            `json:"output_index,omitempty"`
 	ContentIndex   *int            `json:"content_index,omitempty"`
+	SummaryIndex   *int            `json:"summary_index,omitempty"`
 	ItemID         string          `json:"item_id,omitempty"`
 	Item           *Item           `json:"item,omitempty"`
 	Part           *ItemPart       `json:"part,omitempty"`
@@ -112,15 +113,16 @@ func (s *ResponseStream) Chunks(data []byte) ([]byte, error) {
 }
 
 func (s *ResponseStream) delta(d Delta) {
-	if d.Content != nil && *d.Content != "" {
-		// Text after a call has begun belongs to the message that opens the
-		// output; it reaches the caller in the final response.
-		if len(s.items) == 0 {
-			s.open(Item{Type: "message", ID: MessageItemID(s.Base), Status: "in_progress", Role: "assistant", Content: &ItemContent{Parts: []ItemPart{}}})
+	if d.ReasoningContent != nil && *d.ReasoningContent != "" {
+		if it, idx := s.current("reasoning"); it != nil {
+			it.text = append(it.text, *d.ReasoningContent...)
+			s.emit(ResponseEvent{Type: "response.reasoning_summary_text.delta", ItemID: it.item.ID, OutputIndex: intp(idx), SummaryIndex: intp(0), Delta: d.ReasoningContent})
 		}
-		if it := s.items[0]; it.open && it.item.Type == "message" {
+	}
+	if d.Content != nil && *d.Content != "" {
+		if it, idx := s.current("message"); it != nil {
 			it.text = append(it.text, *d.Content...)
-			s.emit(ResponseEvent{Type: "response.output_text.delta", ItemID: it.item.ID, OutputIndex: intp(0), ContentIndex: intp(0), Delta: d.Content, Logprobs: json.RawMessage("[]")})
+			s.emit(ResponseEvent{Type: "response.output_text.delta", ItemID: it.item.ID, OutputIndex: intp(idx), ContentIndex: intp(0), Delta: d.Content, Logprobs: json.RawMessage("[]")})
 		}
 	}
 	for _, tc := range d.ToolCalls {
@@ -144,15 +146,42 @@ func (s *ResponseStream) delta(d Delta) {
 	}
 }
 
-// open starts an output item (and a message's text part).
+// current is the open item that output of kind (reasoning or message)
+// extends: the last item if it is one, else a new one where the final
+// response will have it (reasoning first, the message after it). Output the
+// live stream cannot place in that order (text after a call has begun) gets
+// nil: the caller reads it in the final response.
+func (s *ResponseStream) current(kind string) (*streamItem, int) {
+	if n := len(s.items); n > 0 && s.items[n-1].item.Type == kind && s.items[n-1].open {
+		return s.items[n-1], n - 1
+	}
+	fits := len(s.items) == 0 || kind == "message" && len(s.items) == 1 && s.items[0].item.Type == "reasoning"
+	if !fits {
+		return nil, -1
+	}
+	s.closeAll()
+	if kind == "reasoning" {
+		s.open(Item{Type: "reasoning", ID: "rs_" + s.Base, Summary: json.RawMessage("[]")})
+	} else {
+		s.open(Item{Type: "message", ID: MessageItemID(s.Base), Status: "in_progress", Role: "assistant", Content: &ItemContent{Parts: []ItemPart{}}})
+	}
+	return s.items[len(s.items)-1], len(s.items) - 1
+}
+
+// open starts an output item (and a message's text part, a reasoning
+// item's summary part).
 func (s *ResponseStream) open(item Item) {
 	idx := len(s.items)
 	s.items = append(s.items, &streamItem{item: item, open: true})
 	added := item
 	s.emit(ResponseEvent{Type: "response.output_item.added", OutputIndex: intp(idx), Item: &added})
-	if item.Type == "message" {
+	switch item.Type {
+	case "message":
 		part := outputText("")
 		s.emit(ResponseEvent{Type: "response.content_part.added", ItemID: item.ID, OutputIndex: intp(idx), ContentIndex: intp(0), Part: &part})
+	case "reasoning":
+		empty := ""
+		s.emit(ResponseEvent{Type: "response.reasoning_summary_part.added", ItemID: item.ID, OutputIndex: intp(idx), SummaryIndex: intp(0), Part: &ItemPart{Type: "summary_text", Text: &empty}})
 	}
 }
 
@@ -170,6 +199,10 @@ func (s *ResponseStream) close(idx int, final Item) {
 			s.emit(ResponseEvent{Type: "response.output_text.done", ItemID: final.ID, OutputIndex: intp(idx), ContentIndex: intp(0), Text: part.Text, Logprobs: json.RawMessage("[]")})
 		}
 		s.emit(ResponseEvent{Type: "response.content_part.done", ItemID: final.ID, OutputIndex: intp(idx), ContentIndex: intp(0), Part: &part})
+	case "reasoning":
+		text := final.reasoningText()
+		s.emit(ResponseEvent{Type: "response.reasoning_summary_text.done", ItemID: final.ID, OutputIndex: intp(idx), SummaryIndex: intp(0), Text: &text})
+		s.emit(ResponseEvent{Type: "response.reasoning_summary_part.done", ItemID: final.ID, OutputIndex: intp(idx), SummaryIndex: intp(0), Part: &ItemPart{Type: "summary_text", Text: &text}})
 	case "function_call":
 		s.emit(ResponseEvent{Type: "response.function_call_arguments.done", ItemID: final.ID, OutputIndex: intp(idx), Arguments: final.Arguments, Name: final.Name})
 	}
@@ -182,12 +215,18 @@ func (s *ResponseStream) closeAll() {
 		if !it.open {
 			continue
 		}
-		final := it.item
-		final.Status = "completed"
+		var final Item
 		text := string(it.text)
-		if final.Type == "message" {
+		switch it.item.Type {
+		case "message":
+			final = it.item
+			final.Status = "completed"
 			final.Content = &ItemContent{Parts: []ItemPart{outputText(text)}}
-		} else {
+		case "reasoning":
+			final = ReasoningItem(s.Base, text)
+		default:
+			final = it.item
+			final.Status = "completed"
 			final.Arguments = &text
 		}
 		s.close(i, final)
@@ -211,6 +250,8 @@ func (s *ResponseStream) Finish(final *Response) ([]byte, error) {
 		switch item.Type {
 		case "message":
 			start.Content = &ItemContent{Parts: []ItemPart{}}
+		case "reasoning":
+			start.Status, start.Summary = "", json.RawMessage("[]")
 		case "function_call":
 			empty := ""
 			start.Arguments = &empty
@@ -219,6 +260,9 @@ func (s *ResponseStream) Finish(final *Response) ([]byte, error) {
 		switch {
 		case item.Type == "message" && item.Content.Parts[0].Text != nil && *item.Content.Parts[0].Text != "":
 			s.emit(ResponseEvent{Type: "response.output_text.delta", ItemID: item.ID, OutputIndex: intp(i), ContentIndex: intp(0), Delta: item.Content.Parts[0].Text, Logprobs: json.RawMessage("[]")})
+		case item.Type == "reasoning":
+			text := item.reasoningText()
+			s.emit(ResponseEvent{Type: "response.reasoning_summary_text.delta", ItemID: item.ID, OutputIndex: intp(i), SummaryIndex: intp(0), Delta: &text})
 		case item.Type == "function_call" && *item.Arguments != "":
 			s.emit(ResponseEvent{Type: "response.function_call_arguments.delta", ItemID: item.ID, OutputIndex: intp(i), Delta: item.Arguments})
 		}
