@@ -245,12 +245,27 @@ func DecodeResponseRequest(r io.Reader) (*ResponseRequest, []Item, []byte, *Erro
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
+	type plain ResponseRequest // without the tools, decoded below
 	var req ResponseRequest
-	if err := dec.Decode(&req); err != nil {
+	shell := struct {
+		*plain
+		Tools []json.RawMessage `json:"tools"`
+	}{plain: (*plain)(&req)}
+	if err := dec.Decode(&shell); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			typeErr.Field = strings.TrimPrefix(typeErr.Field, "plain.")
+		}
 		return nil, nil, nil, decodeError(err)
 	}
 	if dec.More() {
 		return nil, nil, nil, InvalidRequest("", "The request body must be a single JSON object.")
+	}
+	req.Tools = make([]ResponseTool, len(shell.Tools))
+	for i, raw := range shell.Tools {
+		if err := json.Unmarshal(raw, &req.Tools[i]); err != nil {
+			return nil, nil, nil, decodeError(atPath(fmt.Sprintf("tools[%d]", i), err))
+		}
 	}
 	items, e := decodeInput(req.Input)
 	if e != nil {

@@ -466,6 +466,23 @@ func TestResponsesBackground(t *testing.T) {
 		t.Fatal("a delivery verified under the wrong secret")
 	}
 
+	// Cut short by max_output_tokens: incomplete, and so is its event.
+	short, err := c.Responses.New(ctx, responses.ResponseNewParams{Model: "claude-sonnet", Background: openai.Bool(true), MaxOutputTokens: openai.Int(5),
+		Input: textInput("long\n" + bedrocksim.Directive("output_tokens", "50"))}, callback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the short response", func() bool {
+		short, err = c.Responses.Get(ctx, short.ID, responses.ResponseGetParams{})
+		return err == nil && short.Status != "queued" && short.Status != "in_progress"
+	})
+	if short.Status != "incomplete" || short.IncompleteDetails.Reason != "max_output_tokens" || short.Usage.OutputTokens != 5 {
+		t.Fatalf("cut short: %s", short.RawJSON())
+	}
+	if ev := hooks.event(t, verify, short.ID); ev.Status != "incomplete" {
+		t.Fatalf("webhook of the incomplete response: %s", ev.Status)
+	}
+
 	// The stream, whole and resumed.
 	events, rebuilt := readEvents(t, c.Responses.GetStreaming(ctx, r.ID, responses.ResponseGetParams{}), 0)
 	if rebuilt.OutputText() != got.OutputText() || events[0].Type != "response.created" || events[len(events)-1].Type != "response.completed" {
