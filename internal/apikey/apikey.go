@@ -37,10 +37,10 @@ type Key struct {
 	// Weight is the key's jobs' share when work of several tenants waits
 	// for one model: a key of weight 2 is served twice as much as one of
 	// weight 1.
-	Weight    float64
-	CreatedAt time.Time
-	LastUsedAt    *time.Time
-	RevokedAt     *time.Time
+	Weight     float64
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
 }
 
 // ErrNotFound means no key matches: the secret is unknown or revoked, or
