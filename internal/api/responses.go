@@ -97,7 +97,7 @@ func (s *Server) createResponse(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, render(rec, job))
 	}
-	p.format = &responseFormat{rec: rec, stream: &openai.ResponseStream{Base: responses.Base(rec.ID)}}
+	p.format = &responseFormat{rec: rec, created: job.CreatedAt.Unix(), stream: &openai.ResponseStream{Base: responses.Base(rec.ID)}}
 	if req.Stream {
 		return s.streamResult(c, job, p)
 	}
@@ -178,8 +178,9 @@ func render(rec *responses.Record, j *jobs.Job) *openai.Response {
 
 // responseFormat renders a sync response's answer and stream.
 type responseFormat struct {
-	rec    *responses.Record
-	stream *openai.ResponseStream
+	rec     *responses.Record
+	created int64 // the job's creation, the response's created_at
+	stream  *openai.ResponseStream
 }
 
 func (f *responseFormat) answer(c echo.Context, done *jobs.Job) error {
@@ -190,7 +191,7 @@ func (f *responseFormat) chunk(data []byte, started bool) ([]byte, error) {
 	var out []byte
 	if !started {
 		var err error
-		if out, err = f.stream.Start(f.rec.Request.NewResponse(f.rec.ID, 0, "in_progress")); err != nil {
+		if out, err = f.stream.Start(f.rec.Request.NewResponse(f.rec.ID, f.created, "in_progress")); err != nil {
 			return nil, err
 		}
 	}
@@ -202,7 +203,7 @@ func (f *responseFormat) end(done *jobs.Job, started bool) ([]byte, error) {
 	var out []byte
 	if !started {
 		var err error
-		if out, err = f.stream.Start(f.rec.Request.NewResponse(f.rec.ID, done.CreatedAt.Unix(), "in_progress")); err != nil {
+		if out, err = f.stream.Start(f.rec.Request.NewResponse(f.rec.ID, f.created, "in_progress")); err != nil {
 			return nil, err
 		}
 	}

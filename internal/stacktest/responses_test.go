@@ -246,6 +246,9 @@ func TestResponsesStreaming(t *testing.T) {
 		}
 	}
 	final := events[len(events)-1].Response
+	if created := events[0].Response; created.CreatedAt == 0 || created.CreatedAt != final.CreatedAt || created.ID != final.ID {
+		t.Fatalf("created %s, final %s", created.RawJSON(), final.RawJSON())
+	}
 	if deltas.String() != final.OutputText() || len(strings.Fields(final.OutputText())) != 40 || final.Usage.OutputTokens != 40 {
 		t.Fatalf("deltas %q, final %s", deltas.String(), final.RawJSON())
 	}
