@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/sluice-broker/sluice/internal/bedrocksim"
 	"github.com/sluice-broker/sluice/internal/stacktest"
+	"github.com/sluice-broker/sluice/internal/worker"
 )
 
 func textInput(s string) responses.ResponseNewParamsInputUnion {
@@ -520,4 +522,43 @@ func TestResponsesHangUpCancels(t *testing.T) {
 		_, state, _, _ := onlyJob(t, s)
 		return state == "cancelled"
 	})
+}
+
+// An Idempotency-Key returns the first response; the key reused for another
+// request is refused. Retention deletes a response with its job.
+func TestResponsesIdempotencyAndRetention(t *testing.T) {
+	s := conformanceStack(t)
+	c := client(s)
+	ctx := ctxFor(t)
+	key := option.WithHeader("Idempotency-Key", "order-42")
+	params := responses.ResponseNewParams{Model: "claude-sonnet", Input: textInput("once\n" + bedrocksim.Directive("output_tokens", "7"))}
+	first, err := c.Responses.New(ctx, params, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw *http.Response
+	again, err := c.Responses.New(ctx, params, key, option.WithResponseInto(&raw))
+	if err != nil || again.ID != first.ID || again.OutputText() != first.OutputText() || raw.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %v %v", again, err)
+	}
+	if n := jobCount(t, s); n != 1 {
+		t.Fatalf("%d jobs for one idempotent response", n)
+	}
+	params.Background = openai.Bool(true)
+	_, err = c.Responses.New(ctx, params, key)
+	apiError(t, err, 422, "")
+
+	if _, err := s.DB.Exec(ctx, `UPDATE jobs SET finished_at = now() - interval '8 days'`); err != nil {
+		t.Fatal(err)
+	}
+	r := &worker.Retention{Store: s.Store, Age: 7 * 24 * time.Hour, Log: slog.New(slog.DiscardHandler), Batch: 10}
+	if n, err := r.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("swept %d (err %v), want 1", n, err)
+	}
+	_, err = c.Responses.Get(ctx, first.ID, responses.ResponseGetParams{})
+	apiError(t, err, 404, "")
+	var rows int
+	if err := s.DB.QueryRow(ctx, `SELECT count(*) FROM responses`).Scan(&rows); err != nil || rows != 0 {
+		t.Fatalf("%d response rows left (err %v)", rows, err)
+	}
 }
