@@ -183,12 +183,12 @@ func (s *Server) awaitResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 			return openai.Timeout(fmt.Sprintf("Job %s did not finish within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
 				job.ID, p.wait.Round(time.Millisecond), job.ID)).WithCode("job_pending")
 		}
-		return s.deadlinePassed(c, job)
+		return s.deadlinePassed(c, job, p)
 	}
 	c.Response().Header().Set("X-Sluice-Job-Id", done.ID)
 	switch done.State {
 	case jobs.Succeeded:
-		return c.JSONBlob(http.StatusOK, done.Response)
+		return p.formatter().answer(c, done)
 	default:
 		return s.jobError(c, done)
 	}
@@ -196,7 +196,7 @@ func (s *Server) awaitResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 
 // deadlinePassed answers a caller whose stated deadline came before its
 // job's answer, and ends the job: nobody will read its result.
-func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job) error {
+func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job, p waitPlan) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
 	defer cancel()
 	if expired, err := s.Store.Expire(ctx, job.ID, jobs.ExpiredReason(job.Model)); err != nil {
@@ -209,7 +209,7 @@ func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job) error {
 	if err == nil && done.State == jobs.Succeeded {
 		// It finished in the meantime after all.
 		c.Response().Header().Set("X-Sluice-Job-Id", done.ID)
-		return c.JSONBlob(http.StatusOK, done.Response)
+		return p.formatter().answer(c, done)
 	}
 	c.Response().Header().Set("X-Should-Retry", "false")
 	return openai.Timeout(fmt.Sprintf("Job %s did not finish before the caller's deadline (%s); it was stopped.", job.ID, HeaderTimeout)).WithCode("deadline_exceeded")

@@ -36,6 +36,9 @@ type waitPlan struct {
 	// ready. Nil when the caller stated none: the job then runs however long
 	// it waits, and a sync caller who times out can poll for it.
 	deadline *time.Time
+	// format writes the result in the submitting API's form; nil: a chat
+	// completion (formats.go).
+	format resultFormat
 }
 
 // stated reports whether the caller stated a deadline.

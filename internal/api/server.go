@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
 	"github.com/sluice-broker/sluice/internal/queue"
+	"github.com/sluice-broker/sluice/internal/responses"
 	"github.com/sluice-broker/sluice/internal/webhook"
 )
 
@@ -59,6 +60,9 @@ type Server struct {
 	MaxFileBytes int64
 	// Tokens sends new jobs' queue tokens in batches; nil sends each at once.
 	Tokens *enqueue.Batcher
+	// Responses keeps what the Responses API adds to a job; nil: one over
+	// Store's pool.
+	Responses *responses.Store
 	// Admission refuses at once, with 429 and Retry-After, the sync requests
 	// the queue cannot answer before their stated deadline; nil admits all.
 	Admission *admission.Controller
@@ -100,6 +104,15 @@ func (s *Server) Handler() http.Handler {
 	if s.Batches == nil {
 		s.Batches = batch.NewStore(s.Store.Pool())
 	}
+	if s.Responses == nil {
+		s.Responses = responses.NewStore(s.Store.Pool())
+	}
+	v1.POST("/responses", s.createResponse)
+	v1.GET("/responses/:id", s.getResponse)
+	v1.DELETE("/responses/:id", s.deleteResponse)
+	v1.POST("/responses/:id/cancel", s.cancelResponse)
+	v1.GET("/responses/:id/input_items", s.listInputItems)
+
 	v1.POST("/files", s.createFile)
 	v1.GET("/files", s.listFiles)
 	v1.GET("/files/:id", s.getFile)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,7 +44,7 @@ func (s *Server) streamResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 		ended <- ending{j, err}
 	}()
 
-	out := &sseWriter{c: c, next: 1}
+	out := &sseWriter{c: c, next: 1, format: p.formatter()}
 	catchUp := func() error {
 		chunks, err := s.Store.Chunks(ctx, job.ID, out.next)
 		if err != nil {
@@ -71,7 +70,7 @@ func (s *Server) streamResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 			// A stream that has begun runs as long as the model does.
 			if !out.started {
 				if p.stated() {
-					return s.deadlinePassed(c, job)
+					return s.deadlinePassed(c, job, p)
 				}
 				return openai.Timeout(fmt.Sprintf("Job %s did not start streaming within %s; it is still in progress. Poll GET /v1/jobs/%s for its result.",
 					job.ID, p.wait.Round(time.Millisecond), job.ID)).WithCode("job_pending")
@@ -115,21 +114,16 @@ func (s *Server) endStream(ctx context.Context, out *sseWriter, done *jobs.Job) 
 			s.Log.WarnContext(dctx, "delete relayed chunks", "job", done.ID, "err", err)
 		}
 	}()
-	if done.State != jobs.Succeeded {
-		if !out.started {
-			return s.jobError(out.c, done)
-		}
-		if err := out.write(openai.ErrorEvent(jobError(done))); err != nil {
-			return nil // the caller is gone; the job has ended anyway
-		}
-	} else if !out.started {
-		// Nothing to relay: the job ended before this caller came (a retry
-		// with the same idempotency key). Stream the stored completion.
-		if err := out.replay(done); err != nil {
-			return s.streamBroken(out.c, done.ID, err)
-		}
+	if done.State != jobs.Succeeded && !out.started {
+		return s.jobError(out.c, done)
 	}
-	_ = out.write(openai.StreamDone)
+	// A job that succeeded before this caller came (a retry with the same
+	// idempotency key) has nothing to relay: the format replays it whole.
+	end, err := out.format.end(done, out.started)
+	if err != nil {
+		return s.streamBroken(out.c, done.ID, err)
+	}
+	_ = out.write(end) // a caller gone now misses only the end; the job has ended anyway
 	return nil
 }
 
@@ -154,6 +148,7 @@ func (s *Server) abandonStream(c echo.Context, id string) {
 // sseWriter writes a stream's events to the caller, in chunk order.
 type sseWriter struct {
 	c       echo.Context
+	format  resultFormat
 	started bool
 	next    int // the next chunk to relay
 }
@@ -172,29 +167,15 @@ func (w *sseWriter) chunk(seq int, data []byte) error {
 	if seq != w.next {
 		return nil
 	}
-	if err := w.write(data); err != nil {
+	out, err := w.format.chunk(data, w.started)
+	if err != nil {
+		return err
+	}
+	if err := w.write(out); err != nil {
 		return err
 	}
 	w.next++
 	return nil
-}
-
-// replay writes a finished job's stored completion as chunks.
-func (w *sseWriter) replay(done *jobs.Job) error {
-	var cc openai.ChatCompletion
-	var req openai.ChatCompletionRequest
-	if err := json.Unmarshal(done.Response, &cc); err != nil {
-		return fmt.Errorf("read the completion of job %s: %w", done.ID, err)
-	}
-	_ = json.Unmarshal(done.Request, &req)
-	var data []byte
-	for _, chunk := range openai.CompletionChunks(&cc, req.StreamOptions != nil && req.StreamOptions.IncludeUsage) {
-		var err error
-		if data, err = openai.AppendEvent(data, chunk); err != nil {
-			return err
-		}
-	}
-	return w.write(data)
 }
 
 func (w *sseWriter) write(data []byte) error {

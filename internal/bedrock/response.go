@@ -46,9 +46,13 @@ func Usage(u *types.TokenUsage) *openai.Usage {
 func ChatCompletion(out *bedrockruntime.ConverseOutput, id, alias string, created int64) *openai.ChatCompletion {
 	msg := openai.ResponseMessage{Role: "assistant"}
 	if m, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
-		var text strings.Builder
+		var text, reasoning strings.Builder
 		for _, block := range m.Value.Content {
 			switch b := block.(type) {
+			case *types.ContentBlockMemberReasoningContent:
+				if r, ok := b.Value.(*types.ReasoningContentBlockMemberReasoningText); ok {
+					reasoning.WriteString(aws.ToString(r.Value.Text))
+				}
 			case *types.ContentBlockMemberText:
 				text.WriteString(b.Value)
 			case *types.ContentBlockMemberToolUse:
@@ -68,6 +72,10 @@ func ChatCompletion(out *bedrockruntime.ConverseOutput, id, alias string, create
 		if text.Len() > 0 || len(msg.ToolCalls) == 0 {
 			s := text.String()
 			msg.Content = &s
+		}
+		if reasoning.Len() > 0 {
+			r := reasoning.String()
+			msg.ReasoningContent = &r
 		}
 	}
 	return &openai.ChatCompletion{

@@ -146,6 +146,7 @@ func TestStreamConverter(t *testing.T) {
 		`{"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null,"logprobs":null}]}`,
 		`{"choices":[{"index":0,"delta":{"content":"Let me "},"finish_reason":null,"logprobs":null}]}`,
 		`{"choices":[{"index":0,"delta":{"content":"check."},"finish_reason":null,"logprobs":null}]}`,
+		`{"choices":[{"index":0,"delta":{"reasoning_content":"hidden"},"finish_reason":null,"logprobs":null}]}`,
 		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"t1","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null,"logprobs":null}]}`,
 		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"ci"}}]},"finish_reason":null,"logprobs":null}]}`,
 		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"ty\":\"Oslo\"}"}}]},"finish_reason":null,"logprobs":null}]}`,
@@ -198,5 +199,44 @@ func TestCompletionChunks(t *testing.T) {
 	}
 	if n := len(openai.CompletionChunks(cc, false)); n != 2 {
 		t.Fatalf("%d chunks without usage, want 2", n)
+	}
+}
+
+// Reasoning text comes back as reasoning_content, whole and streamed, and a
+// stream's stored completion keeps it.
+func TestReasoningContent(t *testing.T) {
+	out := &bedrockruntime.ConverseOutput{
+		Output: &types.ConverseOutputMemberMessage{Value: types.Message{Role: types.ConversationRoleAssistant, Content: []types.ContentBlock{
+			&types.ContentBlockMemberReasoningContent{Value: &types.ReasoningContentBlockMemberReasoningText{Value: types.ReasoningTextBlock{Text: aws.String("Think first.")}}},
+			&types.ContentBlockMemberText{Value: "Answer."},
+		}}},
+		StopReason: types.StopReasonEndTurn,
+	}
+	cc := bedrock.ChatCompletion(out, "chatcmpl-r", "m", 1)
+	if m := cc.Choices[0].Message; m.ReasoningContent == nil || *m.ReasoningContent != "Think first." || *m.Content != "Answer." {
+		t.Fatalf("message = %+v", m)
+	}
+
+	conv := &bedrock.StreamConverter{ID: "chatcmpl-r", Model: "m"}
+	var reasoning, text strings.Builder
+	for _, ev := range []types.ConverseStreamOutput{
+		&types.ConverseStreamOutputMemberMessageStart{Value: types.MessageStartEvent{Role: types.ConversationRoleAssistant}},
+		&types.ConverseStreamOutputMemberContentBlockDelta{Value: types.ContentBlockDeltaEvent{ContentBlockIndex: aws.Int32(0), Delta: &types.ContentBlockDeltaMemberReasoningContent{Value: &types.ReasoningContentBlockDeltaMemberText{Value: "Think "}}}},
+		&types.ConverseStreamOutputMemberContentBlockDelta{Value: types.ContentBlockDeltaEvent{ContentBlockIndex: aws.Int32(0), Delta: &types.ContentBlockDeltaMemberReasoningContent{Value: &types.ReasoningContentBlockDeltaMemberSignature{Value: "sig"}}}},
+		&types.ConverseStreamOutputMemberContentBlockDelta{Value: types.ContentBlockDeltaEvent{ContentBlockIndex: aws.Int32(0), Delta: &types.ContentBlockDeltaMemberReasoningContent{Value: &types.ReasoningContentBlockDeltaMemberText{Value: "first."}}}},
+		&types.ConverseStreamOutputMemberContentBlockDelta{Value: types.ContentBlockDeltaEvent{ContentBlockIndex: aws.Int32(1), Delta: &types.ContentBlockDeltaMemberText{Value: "Answer."}}},
+		&types.ConverseStreamOutputMemberMessageStop{Value: types.MessageStopEvent{StopReason: types.StopReasonEndTurn}},
+	} {
+		for _, ch := range conv.Event(ev) {
+			if d := ch.Choices[0].Delta; d.ReasoningContent != nil {
+				reasoning.WriteString(*d.ReasoningContent)
+			} else if d.Content != nil {
+				text.WriteString(*d.Content)
+			}
+		}
+	}
+	whole := conv.Completion().Choices[0].Message
+	if reasoning.String() != "Think first." || text.String() != "Answer." || whole.ReasoningContent == nil || *whole.ReasoningContent != "Think first." || *whole.Content != "Answer." {
+		t.Fatalf("streamed reasoning %q text %q; stored %+v", reasoning.String(), text.String(), whole)
 	}
 }

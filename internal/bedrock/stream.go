@@ -58,7 +58,8 @@ type StreamConverter struct {
 }
 
 type streamBlock struct {
-	text strings.Builder
+	text      strings.Builder
+	reasoning strings.Builder
 	// tool is set for a toolUse block; index is its OpenAI tool call index.
 	tool  *types.ToolUseBlockStart
 	index int
@@ -132,10 +133,13 @@ func (c *StreamConverter) Event(ev types.ConverseStreamOutput) []openai.ChatComp
 				Index: b.index, Function: openai.ToolCallFunctionDelta{Arguments: input},
 			}}}, nil)}
 		case *types.ContentBlockDeltaMemberReasoningContent:
-			// OpenAI's chat completions have no place for reasoning text; it
-			// is produced (and charged) all the same.
-			if t, ok := d.Value.(*types.ReasoningContentBlockDeltaMemberText); ok {
+			// OpenAI's chat completions have no place for reasoning text;
+			// it goes out as reasoning_content (ResponseMessage).
+			if t, ok := d.Value.(*types.ReasoningContentBlockDeltaMemberText); ok && t.Value != "" {
 				c.Bytes += len(t.Value)
+				b.reasoning.WriteString(t.Value)
+				text := t.Value
+				return []openai.ChatCompletionChunk{c.chunk(openai.Delta{ReasoningContent: &text}, nil)}
 			}
 		}
 		return nil
@@ -167,6 +171,10 @@ func (c *StreamConverter) Output() *bedrockruntime.ConverseOutput {
 	for _, i := range slices.Sorted(maps.Keys(c.blocks)) {
 		b := c.blocks[i]
 		if b.tool == nil {
+			if b.reasoning.Len() > 0 {
+				msg.Content = append(msg.Content, &types.ContentBlockMemberReasoningContent{Value: &types.ReasoningContentBlockMemberReasoningText{
+					Value: types.ReasoningTextBlock{Text: aws.String(b.reasoning.String())}}})
+			}
 			if b.text.Len() > 0 {
 				msg.Content = append(msg.Content, &types.ContentBlockMemberText{Value: b.text.String()})
 			}

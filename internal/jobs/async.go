@@ -24,6 +24,10 @@ type Submission struct {
 	Fingerprint []byte
 	// CallbackURL receives a webhook when the job ends; empty for none.
 	CallbackURL string
+	// Attach, when set, runs in the transaction that inserts the job, so
+	// that what it writes (a response's record) exists exactly when the job
+	// does. It does not run for a replayed submit.
+	Attach func(ctx context.Context, tx pgx.Tx) error
 }
 
 // ErrIdempotencyMismatch means an idempotency key was reused for a different request.
@@ -43,16 +47,31 @@ func (s *Store) Submit(ctx context.Context, j *Job, sub Submission) (replayed *J
 	// SELECT; and the first job may be deleted by retention in between. Either
 	// way one more round settles it.
 	for range 3 {
-		row := s.pool.QueryRow(ctx, `
+		insert := func(db interface {
+			QueryRow(context.Context, string, ...any) pgx.Row
+		}) error {
+			row := db.QueryRow(ctx, `
 			INSERT INTO jobs (id, tenant, model, priority, mode, request, api_key_id, idempotency_key, idempotency_fp, callback_url,
 			                  deadline, cost, weight)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING state, created_at`,
-			j.ID, j.Tenant, j.Model, j.Priority, j.Mode, j.Request,
-			nullable(sub.APIKeyID), nullable(sub.IdempotencyKey), sub.Fingerprint, nullable(sub.CallbackURL),
-			j.Deadline, j.Cost, max(j.Weight, 0.001))
-		err := row.Scan(&j.State, &j.CreatedAt)
+				j.ID, j.Tenant, j.Model, j.Priority, j.Mode, j.Request,
+				nullable(sub.APIKeyID), nullable(sub.IdempotencyKey), sub.Fingerprint, nullable(sub.CallbackURL),
+				j.Deadline, j.Cost, max(j.Weight, 0.001))
+			return row.Scan(&j.State, &j.CreatedAt)
+		}
+		var err error
+		if sub.Attach == nil {
+			err = insert(s.pool)
+		} else {
+			err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+				if err := insert(tx); err != nil {
+					return err
+				}
+				return sub.Attach(ctx, tx)
+			})
+		}
 		if err == nil {
 			return nil, nil
 		}

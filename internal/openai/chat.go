@@ -94,6 +94,10 @@ type Message struct {
 	Audio        json.RawMessage `json:"audio,omitempty"`
 	FunctionCall json.RawMessage `json:"function_call,omitempty"`
 	Annotations  json.RawMessage `json:"annotations,omitempty"`
+	// ReasoningContent is the model's reasoning as sluice returns it (see
+	// ResponseMessage); accepted back and not sent to Bedrock, which would
+	// need the reasoning block's signature.
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
 }
 
 // Content is a message's content: a plain string or a list of typed parts.
@@ -288,6 +292,10 @@ type ResponseMessage struct {
 	Content   *string    `json:"content"`
 	Refusal   *string    `json:"refusal"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ReasoningContent is the reasoning text Bedrock returned, in the field
+	// DeepSeek, vLLM and LiteLLM use for it (OpenAI's chat completions have
+	// none); the Responses API returns it as a reasoning item.
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
 }
 
 // Usage counts tokens.

@@ -33,6 +33,8 @@ type Delta struct {
 	Role      string          `json:"role,omitempty"`
 	Content   *string         `json:"content,omitempty"`
 	ToolCalls []ToolCallDelta `json:"tool_calls,omitempty"`
+	// ReasoningContent is a piece of the reasoning (ResponseMessage).
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
 }
 
 // ToolCallDelta is a piece of a tool call. The first piece of a call carries
@@ -89,7 +91,7 @@ func CompletionChunks(cc *ChatCompletion, includeUsage bool) []ChatCompletionChu
 	}
 	var out []ChatCompletionChunk
 	for _, c := range cc.Choices {
-		delta := Delta{Role: c.Message.Role, Content: c.Message.Content}
+		delta := Delta{Role: c.Message.Role, Content: c.Message.Content, ReasoningContent: c.Message.ReasoningContent}
 		for i, tc := range c.Message.ToolCalls {
 			delta.ToolCalls = append(delta.ToolCalls, ToolCallDelta{Index: i, ID: tc.ID, Type: tc.Type,
 				Function: ToolCallFunctionDelta{Name: tc.Function.Name, Arguments: tc.Function.Arguments}})

@@ -33,6 +33,7 @@ import (
 
 	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/jobs"
+	"github.com/sluice-broker/sluice/internal/responses"
 )
 
 // Channel is notified when an event becomes due (a job ended, or a
@@ -47,6 +48,21 @@ type Payload struct {
 	Type      string    `json:"type"`
 	Timestamp time.Time `json:"timestamp"`
 	Data      any       `json:"data"`
+}
+
+// ResponseEvent is the body of a Responses API webhook (response.completed,
+// .failed, .cancelled, .incomplete), in OpenAI's shape.
+type ResponseEvent struct {
+	ID        string            `json:"id"`
+	Object    string            `json:"object"` // event
+	Type      string            `json:"type"`
+	CreatedAt int64             `json:"created_at"`
+	Data      ResponseEventData `json:"data"`
+}
+
+// ResponseEventData names the response an event is about.
+type ResponseEventData struct {
+	ID string `json:"id"`
 }
 
 // Dispatcher delivers due events. Any number of dispatchers (one per worker
@@ -317,7 +333,14 @@ func (d *Dispatcher) prepare(ctx context.Context, e event) ([]byte, string, erro
 		data = job.Resource()
 		keyQuery = `SELECT k.webhook_secret FROM jobs j JOIN api_keys k ON k.id = j.api_key_id WHERE j.id = $1`
 	}
-	payload, err := json.Marshal(Payload{Type: e.Type, Timestamp: e.CreatedAt.UTC(), Data: data})
+	var body any = Payload{Type: e.Type, Timestamp: e.CreatedAt.UTC(), Data: data}
+	if strings.HasPrefix(e.Type, "response.") {
+		// A response's events are OpenAI's own, so that the SDKs'
+		// webhooks.unwrap reads them; the receiver fetches the response.
+		body = ResponseEvent{ID: e.ID, Object: "event", Type: e.Type, CreatedAt: e.CreatedAt.Unix(),
+			Data: ResponseEventData{ID: responses.ID(e.JobID)}}
+	}
+	payload, err := json.Marshal(body)
 	if err != nil {
 		return nil, "", fmt.Errorf("render event %s: %w", e.ID, err)
 	}
