@@ -70,8 +70,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.Log.ErrorContext(ctx, "credentials for account", "account", acct.Name, "role", acct.RoleARN, "err", fault)
 		}
 		for alias, b := range acct.Models {
-			limits := budget.Limits{TPM: float64(b.TPM), RPM: float64(b.RPM), TPD: float64(b.TPD), Window: cfg.Env.Window,
-				Slack: budget.DefaultSlack(float64(b.TPM), cfg.Env.Window)}
+			limits := budget.NewLimits(float64(b.TPM), float64(b.RPM), float64(b.TPD), cfg.Env.Window)
 			shared, err := budget.NewShared(ctx, s.DB, acct.Name, alias, limits)
 			if err != nil {
 				return err
