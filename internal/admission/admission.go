@@ -161,6 +161,28 @@ func (c *Controller) Unavailable(alias string) (why string, ok bool) {
 	return strings.Join(e.down, "; "), true
 }
 
+// Fallback is, when no account can serve alias now, the first of its
+// fallback aliases that is not in the same state (nothing known of one counts
+// as usable: its pools may not have published yet).
+func (c *Controller) Fallback(alias string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fallback(alias)
+}
+
+// fallback is Fallback; callers hold mu.
+func (c *Controller) fallback(alias string) (string, bool) {
+	if e, ok := c.aliases[alias]; !ok || !e.unavailable {
+		return "", false
+	}
+	for _, fb := range c.Config.Models[alias].Fallbacks {
+		if e, ok := c.aliases[fb]; !ok || !e.unavailable {
+			return fb, true
+		}
+	}
+	return "", false
+}
+
 // Wait is the current estimated queue wait for a new job of alias, for a
 // Retry-After.
 func (c *Controller) Wait(alias string) time.Duration {
@@ -291,7 +313,9 @@ func (c *Controller) shed(ctx context.Context) {
 	var plans []plan
 	unavailable := map[string]string{}
 	for alias, e := range c.aliases {
-		if e.unavailable {
+		// A fallback takes the jobs over instead (the workers' janitors
+		// move them).
+		if _, ok := c.fallback(alias); e.unavailable && !ok {
 			unavailable[alias] = strings.Join(e.down, "; ")
 		}
 		if len(e.dues) == 0 || e.tokensPerSec <= 0 {

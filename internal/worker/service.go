@@ -90,7 +90,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	// The janitor requeues lapsed leases: it sweeps at least three times a lease.
 	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log,
-		Every: min(cfg.Env.JanitorEvery, cfg.Env.Lease/3), Grace: cfg.Env.JanitorGrace}
+		Every: min(cfg.Env.JanitorEvery, cfg.Env.Lease/3), Grace: cfg.Env.JanitorGrace,
+		Fallbacks: Fallbacks(cfg), Health: pools.Store{DB: s.DB}}
 	g.Go(func() error { return janitor.Run(gctx) })
 	// Callbacks are sent from the worker, which already runs the sweeps: the
 	// api only answers requests.
