@@ -128,4 +128,19 @@ func TestDevServesALiteLLMConfig(t *testing.T) {
 			t.Fatalf("completion %d: %d %s\n%s", i, status, body, d.output())
 		}
 	}
+	// The banner's failover switch: the account refuses its model access,
+	// and the alias is still served by the others.
+	if status, body := do(http.MethodPost, sim+"/_sim/refuse?account=222222222222&what=model", ""); status != http.StatusOK {
+		t.Fatalf("refuse: %d %s", status, body)
+	}
+	for i := range 4 {
+		status, body := do(http.MethodPost, api+"/v1/chat/completions", `{"model":"team-claude","messages":[{"role":"user","content":"after the refusal"}]}`)
+		if status != http.StatusOK {
+			t.Fatalf("completion %d with account 222222222222 refusing: %d %s\n%s", i, status, body, d.output())
+		}
+	}
+	// router_settings.fallbacks is imported, not reported as unused.
+	if out := d.output(); strings.Contains(out, "router_settings.fallbacks") {
+		t.Errorf("router_settings.fallbacks reported as unused:\n%s", out)
+	}
 }

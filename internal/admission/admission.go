@@ -161,26 +161,27 @@ func (c *Controller) Unavailable(alias string) (why string, ok bool) {
 	return strings.Join(e.down, "; "), true
 }
 
-// Fallback is, when no account can serve alias now, the first of its
-// fallback aliases that is not in the same state (nothing known of one counts
-// as usable: its pools may not have published yet).
-func (c *Controller) Fallback(alias string) (string, bool) {
+// Fallbacks are, when no account can serve alias now, those of its fallback
+// aliases, in order, that are not in the same state (nothing known of one
+// counts as usable: its pools may not have published yet).
+func (c *Controller) Fallbacks(alias string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.fallback(alias)
+	return c.fallbacks(alias)
 }
 
-// fallback is Fallback; callers hold mu.
-func (c *Controller) fallback(alias string) (string, bool) {
+// fallbacks is Fallbacks; callers hold mu.
+func (c *Controller) fallbacks(alias string) []string {
 	if e, ok := c.aliases[alias]; !ok || !e.unavailable {
-		return "", false
+		return nil
 	}
+	var out []string
 	for _, fb := range c.Config.Models[alias].Fallbacks {
 		if e, ok := c.aliases[fb]; !ok || !e.unavailable {
-			return fb, true
+			out = append(out, fb)
 		}
 	}
-	return "", false
+	return out
 }
 
 // Wait is the current estimated queue wait for a new job of alias, for a
@@ -315,7 +316,7 @@ func (c *Controller) shed(ctx context.Context) {
 	for alias, e := range c.aliases {
 		// A fallback takes the jobs over instead (the workers' janitors
 		// move them).
-		if _, ok := c.fallback(alias); e.unavailable && !ok {
+		if e.unavailable && len(c.fallbacks(alias)) == 0 {
 			unavailable[alias] = strings.Join(e.down, "; ")
 		}
 		if len(e.dues) == 0 || e.tokensPerSec <= 0 {

@@ -113,7 +113,7 @@ func (s *Server) submitChat(c echo.Context) submittedChat {
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body,
 		Deadline: p.deadline, Cost: estimateCost(body, maxTokens), Weight: weight(c)}
-	s.fallBack(job)
+	s.fallBack(job, acceptsChat(req))
 	if !sub.async {
 		if err := s.admit(c, job, p); err != nil {
 			return fail(err)

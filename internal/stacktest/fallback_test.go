@@ -29,7 +29,7 @@ func fallbackConfig(mainTPM int, fallbackAfter string) string {
 	}
 	return fmt.Sprintf(`
 models:
-  main: {bedrock_model_id: %q, default_max_tokens: 64, max_output_tokens: 1000, burndown: 1, fallbacks: [backup]%s}
+  main: {bedrock_model_id: %q, default_max_tokens: 64, max_output_tokens: 4000, burndown: 1, fallbacks: [backup]%s}
   backup: {bedrock_model_id: %q, default_max_tokens: 64, max_output_tokens: 1000, burndown: 1}
 accounts:
   - {name: a, region: us-east-1, role_arn: "arn:aws:iam::111111111111:role/bedrock-caller", models: {main: {tpm: %d}}}
@@ -128,6 +128,11 @@ func TestFallbackWhenTheAliasCannotBeServed(t *testing.T) {
 	}
 	if n := s.Sim.Stats().Model("222222222222", novaProID).Totals.Admitted; n != 9 {
 		t.Fatalf("account b answered %d calls, want 9", n)
+	}
+	// A request the fallback would refuse (more output than backup's
+	// max_output_tokens) is not sent there: no account can serve it, 503.
+	if big := complete(t, s, "main", "too long for backup", 2000); big.status != http.StatusServiceUnavailable {
+		t.Fatalf("a request backup cannot take: %d %s", big.status, big.body)
 	}
 	// An alias served by its own account names itself and no requested model.
 	own := complete(t, s, "backup", "direct", 20)
