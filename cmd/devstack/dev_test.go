@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,56 +30,84 @@ func TestDevLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-func devStopsOn(t *testing.T, sig syscall.Signal) {
-	// Every temporary directory of the stack (binaries, Postgres' data) is
-	// made under tmp, so its processes can be found by their command lines.
-	tmp := t.TempDir()
+// dev is scripts/dev running in a test.
+type dev struct {
+	cmd    *exec.Cmd
+	exited chan error
+	mu     sync.Mutex
+	log    strings.Builder
+	// addrs are the -addr, -metrics-addr and -sim-addr it was given.
+	addrs map[string]string
+}
+
+// startDev runs scripts/dev with args and free ports and returns once it
+// printed its whole banner ("sluice is up." …). Every temporary directory of the stack (binaries,
+// Postgres' data) is made under tmp, so its processes can be found by their
+// command lines.
+func startDev(t *testing.T, tmp string, args ...string) *dev {
+	t.Helper()
 	// Postgres runs as its own user when we are root: it must reach its data.
 	for _, d := range []string{tmp, filepath.Dir(tmp)} {
 		if err := os.Chmod(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var args []string
+	d := &dev{exited: make(chan error, 1), addrs: map[string]string{}}
 	for _, f := range []string{"-addr", "-metrics-addr", "-sim-addr"} {
 		port, err := devenv.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		args = append(args, f, fmt.Sprintf("127.0.0.1:%d", port))
+		d.addrs[f] = fmt.Sprintf("127.0.0.1:%d", port)
+		args = append(args, f, d.addrs[f])
 	}
-	cmd := exec.Command("../../scripts/dev", args...)
-	cmd.Env = append(withoutEnv("DATABASE_URL", "SLUICE_SQS_ENDPOINT", "TMPDIR"), "TMPDIR="+tmp)
-	out, err := cmd.StdoutPipe()
+	d.cmd = exec.Command("../../scripts/dev", args...)
+	d.cmd.Env = append(withoutEnv("DATABASE_URL", "SLUICE_SQS_ENDPOINT", "TMPDIR", "SLUICE_CONFIG"), "TMPDIR="+tmp)
+	out, err := d.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
+	d.cmd.Stderr = d.cmd.Stdout
+	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
 	up := make(chan struct{})
-	var log strings.Builder
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if sc.Text() == "sluice is up." {
+			d.mu.Lock()
+			d.log.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+			// The banner's last line.
+			if strings.HasPrefix(sc.Text(), "Ctrl-C (or SIGTERM") {
 				close(up)
 			}
 		}
 		io.Copy(io.Discard, out)
-		exited <- cmd.Wait()
+		d.exited <- d.cmd.Wait()
 	}()
 	select {
 	case <-up:
-	case err := <-exited:
-		t.Fatalf("scripts/dev exited before it was up: %v\n%s", err, log.String())
+	case err := <-d.exited:
+		t.Fatalf("scripts/dev exited before it was up: %v\n%s", err, d.output())
 	case <-time.After(4 * time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("scripts/dev not up after 4 minutes\n%s", log.String())
+		d.cmd.Process.Kill()
+		t.Fatalf("scripts/dev not up after 4 minutes\n%s", d.output())
 	}
+	return d
+}
+
+// output is what the stack printed so far.
+func (d *dev) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.log.String()
+}
+
+func devStopsOn(t *testing.T, sig syscall.Signal) {
+	tmp := t.TempDir()
+	d := startDev(t, tmp)
+	cmd, exited := d.cmd, d.exited
 
 	// The script execs devstack, so its PID is devstack's.
 	started := stackProcesses(cmd.Process.Pid, tmp)
@@ -101,7 +130,7 @@ func devStopsOn(t *testing.T, sig syscall.Signal) {
 			t.Errorf("devstack after SIGTERM: %v", err)
 		}
 	case <-time.After(90 * time.Second):
-		t.Fatalf("devstack still running 90 s after %s\n%s", sig, log.String())
+		t.Fatalf("devstack still running 90 s after %s\n%s", sig, d.output())
 	}
 	// After SIGKILL the children stop on their own (Pdeathsig): give them
 	// the time a clean shutdown takes.
@@ -123,7 +152,7 @@ func devStopsOn(t *testing.T, sig syscall.Signal) {
 			for _, p := range alive {
 				syscall.Kill(p.pid, syscall.SIGKILL)
 			}
-			t.Fatalf("left behind after %s: %v\n%s", sig, alive, log.String())
+			t.Fatalf("left behind after %s: %v\n%s", sig, alive, d.output())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -161,6 +161,29 @@ func (c *Controller) Unavailable(alias string) (why string, ok bool) {
 	return strings.Join(e.down, "; "), true
 }
 
+// Fallbacks are, when no account can serve alias now, those of its fallback
+// aliases, in order, that are not in the same state (nothing known of one
+// counts as usable: its pools may not have published yet).
+func (c *Controller) Fallbacks(alias string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.fallbacks(alias)
+}
+
+// fallbacks is Fallbacks; callers hold mu.
+func (c *Controller) fallbacks(alias string) []string {
+	if e, ok := c.aliases[alias]; !ok || !e.unavailable {
+		return nil
+	}
+	var out []string
+	for _, fb := range c.Config.Models[alias].Fallbacks {
+		if e, ok := c.aliases[fb]; !ok || !e.unavailable {
+			out = append(out, fb)
+		}
+	}
+	return out
+}
+
 // Wait is the current estimated queue wait for a new job of alias, for a
 // Retry-After.
 func (c *Controller) Wait(alias string) time.Duration {
@@ -291,7 +314,9 @@ func (c *Controller) shed(ctx context.Context) {
 	var plans []plan
 	unavailable := map[string]string{}
 	for alias, e := range c.aliases {
-		if e.unavailable {
+		// A fallback takes the jobs over instead (the workers' janitors
+		// move them).
+		if e.unavailable && len(c.fallbacks(alias)) == 0 {
 			unavailable[alias] = strings.Join(e.down, "; ")
 		}
 		if len(e.dues) == 0 || e.tokensPerSec <= 0 {

@@ -1,8 +1,11 @@
 package admission
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/sluice-broker/sluice/internal/config"
 )
 
 // The wait counts only the work the claim would take first (due earlier),
@@ -65,5 +68,24 @@ func TestAdmit(t *testing.T) {
 	}
 	if d := c.Admit("unknown", 1e9, now); !d.Admit {
 		t.Fatal("an alias without an estimate must be admitted")
+	}
+}
+
+// Fallbacks are offered only while no account of the alias can serve, and
+// only those not in the same state, in the configured order.
+func TestFallbacks(t *testing.T) {
+	cfg := &config.Config{Models: map[string]config.Model{
+		"a": {Fallbacks: []string{"b", "c", "d"}}, "b": {}, "c": {}, "d": {},
+	}}
+	c := &Controller{Config: cfg, ready: true, aliases: map[string]*estimate{
+		"a": {}, "b": {unavailable: true}, "c": {},
+	}}
+	if got := c.Fallbacks("a"); got != nil {
+		t.Fatalf("alias served: fallbacks %v, want none", got)
+	}
+	c.aliases["a"].unavailable = true
+	// b is down too; d has no estimate yet (its pools have not published).
+	if got := c.Fallbacks("a"); !slices.Equal(got, []string{"c", "d"}) {
+		t.Fatalf("fallbacks %v, want [c d]", got)
 	}
 }

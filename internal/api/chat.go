@@ -113,6 +113,7 @@ func (s *Server) submitChat(c echo.Context) submittedChat {
 	c.Set(keepOnHangup, sub.IdempotencyKey != "" || sub.CallbackURL != "")
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: sub.mode(), Request: body,
 		Deadline: p.deadline, Cost: estimateCost(body, maxTokens), Weight: weight(c)}
+	s.fallBack(job, acceptsChat(req))
 	if !sub.async {
 		if err := s.admit(c, job, p); err != nil {
 			return fail(err)
@@ -185,7 +186,7 @@ func (s *Server) awaitResult(c echo.Context, job *jobs.Job, p waitPlan) error {
 		}
 		return s.deadlinePassed(c, job, p)
 	}
-	c.Response().Header().Set("X-Sluice-Job-Id", done.ID)
+	servedBy(c, done)
 	switch done.State {
 	case jobs.Succeeded:
 		return p.formatter().answer(c, done)
@@ -208,7 +209,7 @@ func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job, p waitPlan) error
 	done, err := s.Store.Get(ctx, job.ID)
 	if err == nil && done.State == jobs.Succeeded {
 		// It finished in the meantime after all.
-		c.Response().Header().Set("X-Sluice-Job-Id", done.ID)
+		servedBy(c, done)
 		return p.formatter().answer(c, done)
 	}
 	c.Response().Header().Set("X-Should-Retry", "false")

@@ -44,6 +44,7 @@ func (s *Server) embeddings(c echo.Context) error {
 	}
 	job := &jobs.Job{ID: jobs.NewID(), Tenant: tenant(c), Model: req.Model, Priority: jobs.Interactive, Mode: jobs.Sync, Request: body,
 		Deadline: p.deadline, Cost: estimateCost(body, 0), Weight: weight(c)}
+	s.fallBack(job, acceptsEmbedding(req))
 	if err := s.admit(c, job, p); err != nil {
 		return err
 	}

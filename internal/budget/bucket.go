@@ -23,6 +23,19 @@ type Limits struct {
 	// waste refill that ours still counts; Slack covers that, so ours never
 	// holds more than Bedrock's. See DefaultSlack.
 	Slack float64
+	// RequestSlack is the same for the RPM bucket: a request reserved here
+	// reaches Bedrock a moment later, and Bedrock's request bucket may sit
+	// full meanwhile. Without it, a call whose predecessor travelled slower
+	// than it finds Bedrock's bucket a fraction of a request short.
+	RequestSlack float64
+}
+
+// NewLimits are the limits of a quota as the worker's pools use them, with
+// DefaultSlack kept out of both buckets. The request bucket always keeps room
+// for one whole request, or an RPM of 1 could never be spent.
+func NewLimits(tpm, rpm, tpd float64, window time.Duration) Limits {
+	return Limits{TPM: tpm, RPM: rpm, TPD: tpd, Window: window,
+		Slack: DefaultSlack(tpm, window), RequestSlack: max(0, min(DefaultSlack(rpm, window), rpm-1))}
 }
 
 // DefaultSlack covers a quarter second of refill in flight, at most 5% of the
@@ -34,6 +47,9 @@ func DefaultSlack(tpm float64, window time.Duration) float64 {
 
 // capacity is the most the token bucket holds now.
 func (l Limits) capacity(factor float64) float64 { return l.TPM*factor - l.Slack }
+
+// requestCapacity is the most the request bucket holds now.
+func (l Limits) requestCapacity(factor float64) float64 { return l.RPM*factor - l.RequestSlack }
 
 // Backpressure tuning: a throttle that arrives anyway means someone else is
 // spending the account's quota, so the pool takes less (multiplicative
@@ -61,7 +77,7 @@ type State struct {
 
 // Full is the state of a bucket nobody has drawn from.
 func Full(l Limits, now time.Time) State {
-	return State{Tokens: l.capacity(1), Requests: l.RPM, At: now, DayStart: now, Factor: 1}
+	return State{Tokens: l.capacity(1), Requests: l.requestCapacity(1), At: now, DayStart: now, Factor: 1}
 }
 
 func (l Limits) perSecond(perWindow float64) float64 { return perWindow / l.Window.Seconds() }
@@ -76,7 +92,7 @@ func (s *State) refill(l Limits, now time.Time) {
 	s.Factor = math.Min(1, s.Factor+recoverPerWindw*dt/l.Window.Seconds())
 	s.Tokens = math.Min(l.capacity(s.Factor), s.Tokens+dt*l.perSecond(l.TPM)*s.Factor)
 	if l.RPM > 0 {
-		s.Requests = math.Min(l.RPM*s.Factor, s.Requests+dt*l.perSecond(l.RPM)*s.Factor)
+		s.Requests = math.Min(l.requestCapacity(s.Factor), s.Requests+dt*l.perSecond(l.RPM)*s.Factor)
 	}
 	if day := daysWindows * l.Window; now.Sub(s.DayStart) >= day {
 		s.DayStart = s.DayStart.Add(now.Sub(s.DayStart).Truncate(day))
@@ -116,7 +132,7 @@ func (s *State) Return(l Limits, now time.Time, tokens float64, requests int) {
 	s.refill(l, now)
 	s.Tokens = math.Min(l.capacity(s.Factor), s.Tokens+tokens)
 	if l.RPM > 0 {
-		s.Requests = math.Min(l.RPM*s.Factor, s.Requests+float64(requests))
+		s.Requests = math.Min(l.requestCapacity(s.Factor), s.Requests+float64(requests))
 	}
 	s.DayUsed = math.Max(0, s.DayUsed-tokens)
 }

@@ -231,7 +231,7 @@ func (l *Lease) renew(ctx context.Context) error {
 		s.Tokens += give
 		s.DayUsed = max(0, s.DayUsed-give)
 		if lim.RPM > 0 {
-			s.Requests = min(s.Requests, lim.RPM*s.Factor-othersReq-max(handReq, 0))
+			s.Requests = min(s.Requests, lim.requestCapacity(s.Factor)-othersReq-max(handReq, 0))
 			targetReq := max(1, 2*l.Period.Seconds()*lim.perSecond(lim.RPM)*s.Factor)
 			giveReq = handReq - targetReq
 			if giveReq < 0 {

@@ -26,7 +26,7 @@ func NewShared(ctx context.Context, pool *pgxpool.Pool, account, model string, l
 	_, err := pool.Exec(ctx, `
 		INSERT INTO budgets (account, model, tokens, requests, at, day_start)
 		VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp())
-		ON CONFLICT (account, model) DO NOTHING`, account, model, l.capacity(1), l.RPM)
+		ON CONFLICT (account, model) DO NOTHING`, account, model, l.capacity(1), l.requestCapacity(1))
 	if err != nil {
 		return nil, fmt.Errorf("create budget %s/%s: %w", account, model, err)
 	}

@@ -61,6 +61,14 @@ type Model struct {
 	// PromptCacheMinTokens is the model's minimum tokens per cache
 	// checkpoint. Default: by model id (DefaultPromptCache).
 	PromptCacheMinTokens int `yaml:"prompt_cache_min_tokens"`
+	// Fallbacks are aliases, in order of preference, that serve a request
+	// of this alias when none of its accounts can (at submit), and, with
+	// FallbackAfter, when a job has waited in the queue that long. A job
+	// moves once; it keeps the alias it was asked for (requested_model).
+	Fallbacks []string `yaml:"fallbacks"`
+	// FallbackAfter is how long a queued job waits before it moves to the
+	// first fallback that has a healthy account; 0: only at submit.
+	FallbackAfter time.Duration `yaml:"fallback_after"`
 }
 
 // Account is one AWS account whose Bedrock quota sluice spends.
@@ -247,6 +255,9 @@ func (c *Config) validate() error {
 		}
 		c.Models[alias] = m
 	}
+	if err := c.validateFallbacks(); err != nil {
+		return err
+	}
 	seen := map[string]bool{}
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
@@ -273,6 +284,35 @@ func (c *Config) validate() error {
 			if b.TPM <= 0 || b.RPM < 0 || b.TPD < 0 {
 				return fmt.Errorf("config: account %q model %q: tpm must be positive, rpm and tpd zero (unlimited) or positive", a.Name, alias)
 			}
+		}
+	}
+	return nil
+}
+
+// validateFallbacks checks that every fallback names another alias of the
+// same kind, once.
+func (c *Config) validateFallbacks() error {
+	for alias, m := range c.Models {
+		if m.FallbackAfter < 0 {
+			return fmt.Errorf("config: model %q: fallback_after %s is negative", alias, m.FallbackAfter)
+		}
+		if m.FallbackAfter > 0 && len(m.Fallbacks) == 0 {
+			return fmt.Errorf("config: model %q: fallback_after is set but fallbacks lists no alias to fall back to", alias)
+		}
+		seen := map[string]bool{}
+		for _, fb := range m.Fallbacks {
+			to, ok := c.Models[fb]
+			switch {
+			case !ok:
+				return fmt.Errorf("config: model %q: fallback %q is not a model alias of this configuration", alias, fb)
+			case fb == alias:
+				return fmt.Errorf("config: model %q: falls back to itself", alias)
+			case seen[fb]:
+				return fmt.Errorf("config: model %q: fallback %q listed twice", alias, fb)
+			case to.Embedding() != m.Embedding():
+				return fmt.Errorf("config: model %q: fallback %q serves another kind of request (chat vs embedding)", alias, fb)
+			}
+			seen[fb] = true
 		}
 	}
 	return nil

@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -119,7 +120,11 @@ func FromLiteLLM(doc []byte) (*Config, []string, error) {
 		case k == "model_list", k == "environment_variables":
 		case strings.HasPrefix(k, "x-"):
 			// Anchor holders, as in docker-compose files.
-		case k == "litellm_settings", k == "router_settings", k == "general_settings":
+		case k == "litellm_settings", k == "router_settings":
+			if err := im.settings(k, top.vals[k]); err != nil {
+				return nil, nil, err
+			}
+		case k == "general_settings":
 			im.warnAll(k, top.vals[k])
 		default:
 			im.warn(k)
@@ -133,6 +138,14 @@ func FromLiteLLM(doc []byte) (*Config, []string, error) {
 	}
 
 	cfg := im.config()
+	for alias, to := range im.fallbacks {
+		m, ok := cfg.Models[alias]
+		if !ok {
+			return nil, nil, fmt.Errorf("LiteLLM config: fallbacks: %q is not a model_name of model_list", alias)
+		}
+		m.Fallbacks = to
+		cfg.Models[alias] = m
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, nil, err // already "config: …", naming aliases and accounts
 	}
@@ -151,6 +164,10 @@ type litellmImport struct {
 	envNames map[string]string
 	envOrder []string
 	envUsed  map[string]bool
+
+	// fallbacks are router_settings.fallbacks (or litellm_settings'), by
+	// model_name.
+	fallbacks map[string][]string
 }
 
 type aliasImport struct {
@@ -230,6 +247,61 @@ func (im *litellmImport) warnAll(path string, v any) {
 	default:
 		im.warn(path)
 	}
+}
+
+// settings reads a settings section (router_settings, litellm_settings):
+// fallbacks become the aliases' fallbacks, every other key is reported.
+func (im *litellmImport) settings(path string, v any) error {
+	m, ok := v.(*ymap)
+	if !ok {
+		im.warnAll(path, v)
+		return nil
+	}
+	for _, k := range m.keys {
+		if k != "fallbacks" {
+			im.warn(path + "." + k)
+			continue
+		}
+		if err := im.readFallbacks(path+".fallbacks", m.vals[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readFallbacks reads LiteLLM's fallbacks: a list of {model_name: [fallback
+// model_names]}. sluice takes a fallback when no account of the alias can
+// serve (see Model.Fallbacks), where LiteLLM takes it after a failed call.
+func (im *litellmImport) readFallbacks(path string, v any) error {
+	list, ok := v.([]any)
+	if !ok && v != nil {
+		return fmt.Errorf("LiteLLM config: %s: want a list of {model_name: [fallbacks]}, got %s", path, describe(v))
+	}
+	if im.fallbacks == nil {
+		im.fallbacks = map[string][]string{}
+	}
+	for i, item := range list {
+		m, ok := item.(*ymap)
+		if !ok {
+			return fmt.Errorf("LiteLLM config: %s[%d]: want {model_name: [fallbacks]}, got %s", path, i, describe(item))
+		}
+		for _, alias := range m.keys {
+			to, ok := m.vals[alias].([]any)
+			if !ok {
+				to = []any{m.vals[alias]} // a single fallback written bare
+			}
+			for _, t := range to {
+				name, err := scalarString(t)
+				if err != nil || name == "" {
+					return fmt.Errorf("LiteLLM config: %s[%d].%s: want model_names, got %s", path, i, alias, describe(t))
+				}
+				if !slices.Contains(im.fallbacks[alias], name) {
+					im.fallbacks[alias] = append(im.fallbacks[alias], name)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (im *litellmImport) readEnvSection(top *ymap) error {

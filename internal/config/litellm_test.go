@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const sonnet45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -632,4 +633,70 @@ func equalLines(t *testing.T, what string, got, want []string) {
 		return
 	}
 	t.Errorf("%s:\n got:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+}
+
+// router_settings.fallbacks (a list of {model_name: [fallbacks]}) become the
+// aliases' fallbacks, in order, and are not reported as unused.
+func TestLiteLLMFallbacks(t *testing.T) {
+	doc := `
+model_list:
+  - {model_name: a, litellm_params: {model: bedrock/amazon.nova-lite-v1:0, aws_region_name: us-east-1, tpm: 100}}
+  - {model_name: b, litellm_params: {model: bedrock/amazon.nova-pro-v1:0, aws_region_name: us-east-1, tpm: 100}}
+  - {model_name: c, litellm_params: {model: bedrock/amazon.nova-micro-v1:0, aws_region_name: us-east-1, tpm: 100}}
+router_settings:
+  routing_strategy: least-busy
+  fallbacks: [{a: [c, b]}, {b: c}]
+`
+	cfg, warnings, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Models["a"].Fallbacks; !reflect.DeepEqual(got, []string{"c", "b"}) {
+		t.Errorf("a falls back to %v, want [c b]", got)
+	}
+	if got := cfg.Models["b"].Fallbacks; !reflect.DeepEqual(got, []string{"c"}) {
+		t.Errorf("b falls back to %v, want [c]", got)
+	}
+	equalLines(t, "warnings", warnings, []string{"router_settings.routing_strategy: not used by sluice"})
+
+	for _, bad := range []struct{ fallbacks, want string }{
+		{"[{a: [zz]}]", `fallback "zz" is not a model alias`},
+		{"[{zz: [a]}]", `"zz" is not a model_name`},
+		{"[{a: [a]}]", "falls back to itself"},
+		{"{a: [b]}", "want a list of {model_name: [fallbacks]}"},
+	} {
+		doc := strings.Replace(doc, "fallbacks: [{a: [c, b]}, {b: c}]", "fallbacks: "+bad.fallbacks, 1)
+		if _, _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("fallbacks %s: err %v, want %q", bad.fallbacks, err, bad.want)
+		}
+	}
+}
+
+// sluice's own format: fallbacks and fallback_after per alias.
+func TestNativeFallbacks(t *testing.T) {
+	base := `
+models:
+  a: {bedrock_model_id: amazon.nova-lite-v1:0, fallbacks: [b], fallback_after: 30s}
+  b: {bedrock_model_id: amazon.nova-pro-v1:0}
+  e: {bedrock_model_id: amazon.titan-embed-text-v2:0}
+accounts:
+  - {name: x, region: us-east-1, models: {a: {tpm: 10}, b: {tpm: 10}, e: {tpm: 10}}}
+`
+	cfg, _, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := cfg.Models["a"]; !reflect.DeepEqual(a.Fallbacks, []string{"b"}) || a.FallbackAfter != 30*time.Second {
+		t.Fatalf("a: fallbacks %v after %s", a.Fallbacks, a.FallbackAfter)
+	}
+	for _, bad := range []struct{ from, to, want string }{
+		{"fallbacks: [b]", "fallbacks: [e]", "another kind of request"},
+		{"fallbacks: [b]", "fallbacks: [b, b]", "listed twice"},
+		{"fallbacks: [b], fallback_after: 30s", "fallback_after: 30s", "lists no alias"},
+	} {
+		doc := strings.Replace(base, bad.from, bad.to, 1)
+		if _, _, err := Parse([]byte(doc)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: err %v, want %q", bad.to, err, bad.want)
+		}
+	}
 }

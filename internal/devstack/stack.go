@@ -22,6 +22,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/sluice-broker/sluice/internal/bedrocksim"
 	"github.com/sluice-broker/sluice/internal/devenv"
 )
 
@@ -41,8 +42,13 @@ type Options struct {
 	SQS string
 	// MasterKey is the api key; default sk-sluice-local.
 	MasterKey string
-	// SluiceConfig and SimConfig are YAML files; default deploy/local/*.yaml.
-	SluiceConfig, SimConfig string
+	// SluiceConfig is sluice's YAML (or a LiteLLM proxy config); default
+	// deploy/local/sluice.yaml.
+	SluiceConfig string
+	// SimConfig is the simulator's YAML. Default: deploy/local/bedrocksim.yaml
+	// with the models, accounts and quotas derived from SluiceConfig
+	// (bedrocksim.FromSluice), so any configuration is served as it is.
+	SimConfig string
 	// SluiceYAML and SimYAML, when set, are the YAML documents themselves,
 	// in place of SluiceConfig and SimConfig (benchmarks make their own).
 	SluiceYAML, SimYAML string
@@ -73,6 +79,8 @@ type Stack struct {
 	// Aliases are the running configuration's model aliases.
 	Aliases      []string
 	exampleAlias string
+	// refuseAccount is the AWS account the banner's failover example uses.
+	refuseAccount string
 
 	dir   string
 	pg    *devenv.Postgres
@@ -112,6 +120,15 @@ func freeAddr(addr string) (string, error) {
 	return fmt.Sprintf("127.0.0.1:%d", port), err
 }
 
+// simServes is what the simulator serves when derived from the sluice
+// configuration.
+type simServes struct {
+	derived        bool
+	models         map[string]bedrocksim.ModelConfig
+	accounts       []bedrocksim.AccountConfig
+	defaultAccount string
+}
+
 type proc struct {
 	name string
 	cmd  *exec.Cmd
@@ -134,6 +151,9 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 	if o.SluiceConfig == "" {
 		o.SluiceConfig = filepath.Join(o.Root, "deploy/local/sluice.yaml")
 	}
+	// Without a simulator configuration of its own, the simulator serves
+	// what the sluice configuration names.
+	deriveSim := o.SimConfig == "" && o.SimYAML == ""
 	if o.SimConfig == "" {
 		o.SimConfig = filepath.Join(o.Root, "deploy/local/bedrocksim.yaml")
 	}
@@ -175,10 +195,22 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 			return nil, err
 		}
 	}
-	// The banner's example only: the worker reports a bad configuration.
-	alias, aliases, _ := exampleAlias(o.SluiceConfig)
-	s = &Stack{Aliases: aliases, exampleAlias: alias, APIURL: "http://" + o.APIAddr, MasterKey: o.MasterKey, WorkerMetricsURL: "http://" + o.MetricsAddr + "/metrics",
+	s = &Stack{APIURL: "http://" + o.APIAddr, MasterKey: o.MasterKey, WorkerMetricsURL: "http://" + o.MetricsAddr + "/metrics",
 		SimURL: "http://" + o.SimAddr, dir: dir}
+	// A configuration that does not parse is left to the worker to report,
+	// with the simulator on its defaults meanwhile.
+	var sim simServes
+	if cfg, err := readConfig(o.SluiceConfig); err == nil {
+		s.Aliases, s.exampleAlias = cfg.Aliases(), exampleAlias(cfg)
+		if deriveSim {
+			if sim.models, sim.accounts, sim.defaultAccount, err = bedrocksim.FromSluice(cfg); err != nil {
+				os.RemoveAll(dir)
+				return nil, fmt.Errorf("derive the simulator from %s: %w", o.SluiceConfig, err)
+			}
+			sim.derived = true
+			s.refuseAccount = exampleAccount(cfg, s.exampleAlias, sim.defaultAccount)
+		}
+	}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -214,6 +246,13 @@ func Start(ctx context.Context, o Options) (s *Stack, err error) {
 
 	simCfg, err := rewriteYAML(o.SimConfig, filepath.Join(dir, "bedrocksim.yaml"), func(doc map[string]any) {
 		doc["listen"] = o.SimAddr
+		if sim.derived {
+			doc["models"], doc["accounts"] = sim.models, sim.accounts
+			delete(doc, "default_account")
+			if sim.defaultAccount != "" {
+				doc["default_account"] = sim.defaultAccount
+			}
+		}
 		for k, v := range o.SimOverrides {
 			doc[k] = v
 		}

@@ -52,13 +52,13 @@ func (s *Store) Submit(ctx context.Context, j *Job, sub Submission) (replayed *J
 		}) error {
 			row := db.QueryRow(ctx, `
 			INSERT INTO jobs (id, tenant, model, priority, mode, request, api_key_id, idempotency_key, idempotency_fp, callback_url,
-			                  deadline, cost, weight)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			                  deadline, cost, weight, requested_model)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 			RETURNING state, created_at`,
 				j.ID, j.Tenant, j.Model, j.Priority, j.Mode, j.Request,
 				nullable(sub.APIKeyID), nullable(sub.IdempotencyKey), sub.Fingerprint, nullable(sub.CallbackURL),
-				j.Deadline, j.Cost, max(j.Weight, 0.001))
+				j.Deadline, j.Cost, max(j.Weight, 0.001), nullable(j.RequestedModel))
 			return row.Scan(&j.State, &j.CreatedAt)
 		}
 		var err error

@@ -66,6 +66,9 @@ type Job struct {
 	Attempts  int             `db:"attempts"`
 	Throttles int             `db:"throttles"`
 	Account   string          `db:"account"`
+	// RequestedModel is the alias the caller asked for when a fallback alias
+	// (Model) serves the job; empty when Model is the one asked for.
+	RequestedModel string `db:"requested_model"`
 	// Deadline is when the caller stops waiting; nil: no deadline.
 	Deadline *time.Time `db:"deadline"`
 	// Cost is the quota the job is expected to reserve (input estimate +

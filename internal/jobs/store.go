@@ -43,7 +43,7 @@ func (s *Store) MarkEnqueued(ctx context.Context, id string) error {
 
 // columns are the jobs columns a Job maps by name.
 const columns = `id, tenant, model, priority, mode, state, request, response, error, usage,
-	attempts, throttles, coalesce(account, '') AS account, deadline, cost, weight, created_at, started_at, finished_at`
+	attempts, throttles, coalesce(account, '') AS account, coalesce(requested_model, '') AS requested_model, deadline, cost, weight, created_at, started_at, finished_at`
 
 // one collects a single job; no row is ErrNotFound.
 func one(rows pgx.Rows, err error) (*Job, error) {

@@ -123,3 +123,24 @@ func (s Store) RecentUsage(ctx context.Context, window time.Duration, n int) (ma
 	}
 	return out, rows.Err()
 }
+
+// Unavailable lists the aliases no running pool can serve now: some pool of
+// the alias published lately, and every one that did is down. An alias no
+// pool published about is not in it (nothing is known).
+func Unavailable(hs []Health, now time.Time) map[string]bool {
+	healthy, down := map[string]bool{}, map[string]bool{}
+	for _, h := range hs {
+		if !h.Fresh(now) {
+			continue
+		}
+		if h.Healthy {
+			healthy[h.Model] = true
+		} else {
+			down[h.Model] = true
+		}
+	}
+	for alias := range healthy {
+		delete(down, alias)
+	}
+	return down
+}

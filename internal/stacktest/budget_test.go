@@ -266,3 +266,37 @@ func TestInteractiveBeforeBatch(t *testing.T) {
 		t.Fatalf("%d throttles", m.Totals.Throttled)
 	}
 }
+
+// An account whose binding quota is RPM (rpm 5, tokens plenty), about 3×
+// overloaded: Bedrock never sees a request its request bucket lacks, and in
+// no window after the first that saw traffic (whose full bucket adds a burst)
+// does it admit more than 5.
+func TestRPMOverloadWithoutThrottles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test")
+	}
+	const rpm = 5
+	window := 2 * time.Second // rpm 5 per 2 s: 2.5 requests a second
+	cfg := "models:\n  nova: {bedrock_model_id: \"" + novaID + "\", default_max_tokens: 64, max_output_tokens: 1000, burndown: 1}\n" +
+		"accounts:\n  - {name: a1, region: us-east-1, role_arn: \"arn:aws:iam::111111111111:role/bedrock-caller\", models: {nova: {tpm: 10000000, rpm: 5}}}\n"
+	sim := bedrocksim.Config{TTFT: 20 * time.Millisecond, PerToken: 200 * time.Microsecond, Accounts: []bedrocksim.AccountConfig{
+		{ID: "111111111111", Quotas: map[string]bedrocksim.QuotaConfig{novaID: {TPM: 10000000, RPM: rpm}}}}}
+	s := stacktest.Start(t, stacktest.Options{Config: cfg, Sim: &sim, Window: window, SyncTimeout: 2 * time.Minute, Tune: fastPools})
+	statuses := overload(t, s, 8, 4*time.Second, 20)
+	if len(statuses) != 1 || statuses[http.StatusOK] == 0 {
+		t.Fatalf("statuses = %v; every request must succeed", statuses)
+	}
+	m := s.Sim.Stats().Model("111111111111", novaID)
+	t.Logf("%d calls over %d windows, %d throttled", m.Totals.Admitted, len(m.Windows), m.Totals.Throttled)
+	if m.Totals.Throttled != 0 {
+		t.Errorf("%d throttles at Bedrock under rpm %d", m.Totals.Throttled, rpm)
+	}
+	if m.Totals.Admitted < 20 {
+		t.Fatalf("only %d calls: not an overload", m.Totals.Admitted)
+	}
+	for i, w := range m.Windows {
+		if i > 0 && w.Admitted > rpm {
+			t.Errorf("window %d: %d requests admitted, more than rpm %d", w.Index, w.Admitted, rpm)
+		}
+	}
+}

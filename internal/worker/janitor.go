@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
+	"github.com/sluice-broker/sluice/internal/pools"
 	"github.com/sluice-broker/sluice/internal/queue"
 )
 
@@ -26,6 +27,10 @@ type Janitor struct {
 	// Every is the sweep interval; Grace is how old an unsent job must be
 	// before the janitor sends it (the api normally does so within milliseconds).
 	Every, Grace time.Duration
+	// Fallbacks are the aliases' fallbacks (see moveToFallbacks); Health
+	// says which aliases' pools can serve.
+	Fallbacks map[string]Fallback
+	Health    pools.Store
 
 	// created is each queue's creation time when last swept (see resendLost).
 	created map[queue.Priority]map[string]time.Time
@@ -73,6 +78,7 @@ func (j *Janitor) Sweep(ctx context.Context) {
 		}
 		j.Log.InfoContext(ctx, "sent a job the api had not enqueued", "job", job.ID)
 	}
+	j.moveToFallbacks(ctx)
 	for _, alias := range j.Aliases {
 		for _, p := range []queue.Priority{queue.Interactive, queue.Batch} {
 			j.resendLost(ctx, alias, p)

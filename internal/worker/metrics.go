@@ -37,6 +37,9 @@ var (
 	metricRequeued = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_jobs_requeued_total", Help: "Running jobs put back in the queue because their worker's lease lapsed.",
 	}, []string{"model"})
+	metricFallbacks = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_jobs_fallback_total", Help: "Queued jobs moved to a fallback alias: their own alias had no account that could serve, or they waited past its fallback_after.",
+	}, []string{"model", "fallback"})
 	metricPoolHealthy = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sluice_pool_healthy", Help: "1 while the pool's account can serve its model, 0 while it is down for an account fault.",
 	}, []string{"account", "model"})

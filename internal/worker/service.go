@@ -72,8 +72,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.Log.ErrorContext(ctx, "credentials for account", "account", acct.Name, "role", acct.RoleARN, "err", fault)
 		}
 		for alias, b := range acct.Models {
-			limits := budget.Limits{TPM: float64(b.TPM), RPM: float64(b.RPM), TPD: float64(b.TPD), Window: cfg.Env.Window,
-				Slack: budget.DefaultSlack(float64(b.TPM), cfg.Env.Window)}
+			limits := budget.NewLimits(float64(b.TPM), float64(b.RPM), float64(b.TPD), cfg.Env.Window)
 			shared, err := budget.NewShared(ctx, s.DB, acct.Name, alias, limits)
 			if err != nil {
 				return err
@@ -119,7 +118,8 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	// The janitor requeues lapsed leases: it sweeps at least three times a lease.
 	janitor := &Janitor{Store: s.Store, Queues: s.Queues, Aliases: cfg.Aliases(), Log: s.Log,
-		Every: min(cfg.Env.JanitorEvery, cfg.Env.Lease/3), Grace: cfg.Env.JanitorGrace}
+		Every: min(cfg.Env.JanitorEvery, cfg.Env.Lease/3), Grace: cfg.Env.JanitorGrace,
+		Fallbacks: Fallbacks(cfg), Health: pools.Store{DB: s.DB}}
 	g.Go(func() error { return janitor.Run(gctx) })
 	// Callbacks are sent from the worker, which already runs the sweeps: the
 	// api only answers requests.
