@@ -104,7 +104,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Batches == nil {
 		s.Batches = batch.NewStore(s.Store.Pool())
 	}
-	if s.Responses == nil {
+	if s.Responses == nil && s.Store != nil {
 		s.Responses = responses.NewStore(s.Store.Pool())
 	}
 	v1.POST("/responses", s.createResponse)

@@ -38,6 +38,32 @@ func TestDrillWorkerKilledMidCall(t *testing.T) {
 	})
 }
 
+// SIGTERM to the worker while calls are in flight, with a drain timeout
+// shorter than the calls (SLUICE_DRAIN_TIMEOUT): the worker stops receiving,
+// stops what is still running at the deadline and releases it to the queue
+// at once, with a new token, and exits. A new worker runs the released jobs
+// at once, not after their lease (30 s) lapses; no job runs to completion
+// twice.
+func TestDrillWorkerSIGTERMMidCall(t *testing.T) {
+	s := newStack(t, stackOptions{Env: []string{"SLUICE_DRAIN_TIMEOUT=100ms"}})
+	released := false
+	s.drill("worker-sigterm", 2*time.Second, 20*time.Second, func(*load) time.Time {
+		s.waitRunning(3, 30*time.Second)
+		s.worker.signal(syscall.SIGTERM)
+		select {
+		case <-s.worker.done:
+		case <-time.After(15 * time.Second):
+			t.Fatal("the worker did not exit after SIGTERM")
+		}
+		released = strings.Contains(tail(s.worker.logPath, 1<<20), "job back to the queue")
+		s.startWorker()
+		return time.Now()
+	})
+	if !released {
+		t.Error("the stopping worker released no job: the drill did not catch calls in flight")
+	}
+}
+
 // kill -9 of the api while sync callers wait: nothing accepted is lost; the
 // callers call again with their idempotency keys and get their answers.
 func TestDrillAPIKilledMidWait(t *testing.T) {

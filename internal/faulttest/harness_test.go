@@ -62,10 +62,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer pg.Stop()
-	code := testenv.Run(m)
-	printFigures(os.Stdout)
-	return code
+	// The figures print, and the cluster stops (its process watcher with it),
+	// before the leak check.
+	return testenv.Run(m, func() { printFigures(os.Stdout) }, func() { pg.Stop() })
 }
 
 func repoRoot() (string, error) {

@@ -340,7 +340,7 @@ func TestResponsesChainAndInputItems(t *testing.T) {
 	apiError(t, err, 404, "previous_response_id")
 
 	// Another tenant sees nothing of it.
-	other := createKey(t, s, "--name", "other", "--tenant", "other")
+	other := createKey(t, s, "--name", "other", "--tenant", "other", "--create-tenant")
 	oc := openai.NewClient(option.WithBaseURL(s.URL+"/v1"), option.WithAPIKey(other.secret), option.WithMaxRetries(0))
 	_, err = oc.Responses.Get(ctx, second.ID, responses.ResponseGetParams{})
 	apiError(t, err, 404, "")

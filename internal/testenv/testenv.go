@@ -41,9 +41,13 @@ var (
 func Main(m *testing.M) { os.Exit(Run(m)) }
 
 // Run is Main without the exit: it answers the exit code, for a TestMain
-// with work of its own after the tests.
-func Run(m *testing.M) int {
+// with work of its own after the tests. after, if given, runs once the tests
+// are done and before the leak check: a TestMain stops its own services there.
+func Run(m *testing.M, after ...func()) int {
 	code := m.Run()
+	for _, f := range after {
+		f()
+	}
 	mu.Lock()
 	if pg != nil {
 		pg.Stop()
