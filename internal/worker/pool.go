@@ -196,17 +196,23 @@ func (p *Pool) Run(ctx context.Context) error {
 	loops.Go(func() {
 		p.feed(ctx, work, &calls, queue.Interactive, p.Concurrency, func(float64) float64 { return 0 })
 	})
-	loops.Wait()
-
+	// The drain timeout runs from the stop, not from the end of the feed
+	// loops' last long poll.
 	drained := make(chan struct{})
-	go func() { calls.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(p.DrainTimeout):
-		p.Log.Warn("drain timeout: releasing the calls still in flight", "timeout", p.DrainTimeout)
-		stopWork()
-		<-drained
-	}
+	go func() {
+		<-ctx.Done()
+		t := time.NewTimer(p.DrainTimeout)
+		defer t.Stop()
+		select {
+		case <-drained:
+		case <-t.C:
+			p.Log.Warn("drain timeout: releasing the calls still in flight", "timeout", p.DrainTimeout)
+			stopWork()
+		}
+	}()
+	loops.Wait()
+	calls.Wait()
+	close(drained)
 	return nil
 }
 
