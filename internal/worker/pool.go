@@ -269,8 +269,11 @@ func (p *Pool) feed(ctx, work context.Context, calls *sync.WaitGroup, prio queue
 		msgs, err := p.Queues.Receive(rctx, p.Alias, prio, n, p.Poll)
 		cancel()
 		if ctx.Err() != nil && len(msgs) > 0 {
+			// On a context of their own: the drain may have ended work too.
 			free(n)
-			p.delayAll(work, msgs, 0)
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			p.delayAll(bctx, msgs, 0)
+			cancel()
 			return
 		}
 		if err != nil || len(msgs) == 0 {
