@@ -293,12 +293,16 @@ accounts:
 }
 
 // drive pushes jobs through every path that needs a permission:
-//   - a chat completion that fails once transiently (api SendMessage;
-//     worker ReceiveMessage, ChangeMessageVisibility to delay the retry,
-//     DeleteMessage; sts:AssumeRole);
-//   - a job the api never enqueued (the worker's janitor sends it);
-//   - a dead-lettered job (the janitor receives it from the DLQ, fails the
-//     job and deletes the message);
+//   - a chat completion that fails once transiently (api SendMessage of its
+//     queue token; worker ReceiveMessage, DeleteMessage of the spent token;
+//     sts:AssumeRole); the janitor reads queue creation times
+//     (GetQueueAttributes) every sweep;
+//   - a job the api never enqueued (the worker's janitor sends its token);
+//   - a job not yet due (a released job's run_after) whose token comes early:
+//     the worker puts the token back until the job is due
+//     (ChangeMessageVisibility);
+//   - a dead-lettered token (the janitor receives it from the DLQ, sends a
+//     fresh token to the work queue and deletes the dead one; the job runs);
 //   - a batch (the api's runner sends it with SendMessageBatch to the batch
 //     queue; workers drain it).
 func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL string, admin *queue.Queues, sqsAdmin *sqs.Client) error {
@@ -356,6 +360,20 @@ func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL strin
 		return fmt.Errorf("send to the DLQ: %w", err)
 	}
 
+	// Not yet due: a token that comes before its job's run_after is put back.
+	later := &jobs.Job{ID: jobs.NewID(), Tenant: done.Tenant, Model: done.Model, Priority: done.Priority, Mode: done.Mode, Request: done.Request}
+	if err := store.Insert(ctx, later); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `UPDATE jobs SET run_after = now() + interval '3 seconds', enqueued_at = now() WHERE id = $1`, later.ID); err != nil {
+		return err
+	}
+	workURL := strings.TrimSuffix(e.motoURL, "/") + "/" + account + "/" + admin.Name(alias, queue.Interactive)
+	token, _ := json.Marshal(queue.Body{JobID: later.ID, Model: alias})
+	if _, err := sqsAdmin.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(workURL), MessageBody: aws.String(string(token))}); err != nil {
+		return fmt.Errorf("send an early token: %w", err)
+	}
+
 	// A batch: the api's runner enqueues it with SendMessageBatch on the
 	// batch queue, which workers drain.
 	client := openai.NewClient(option.WithBaseURL(apiURL+"/v1"), option.WithAPIKey(masterKey), option.WithMaxRetries(0))
@@ -380,10 +398,11 @@ func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL strin
 		u, err1 := store.Get(ctx, unsent.ID)
 		d, err2 := store.Get(ctx, dead.ID)
 		b, err3 := client.Batches.Get(ctx, batch.ID)
-		if err1 != nil || err2 != nil || err3 != nil {
-			return fmt.Errorf("read jobs and batch: %v %v %v", err1, err2, err3)
+		l, err4 := store.Get(ctx, later.ID)
+		if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+			return fmt.Errorf("read jobs and batch: %v %v %v %v", err1, err2, err3, err4)
 		}
-		if u.State == jobs.Succeeded && d.State == jobs.Failed && b.Status == openai.BatchStatusCompleted {
+		if u.State == jobs.Succeeded && d.State == jobs.Succeeded && l.State == jobs.Succeeded && b.Status == openai.BatchStatusCompleted {
 			if b.RequestCounts.Completed != 3 {
 				return fmt.Errorf("batch completed with %+v, want 3 completed", b.RequestCounts)
 			}
@@ -393,7 +412,7 @@ func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL strin
 			return fmt.Errorf("batch %s: %s", b.Status, b.RawJSON())
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("after 90s: the unsent job is %s (want %s), the dead-lettered one %s (want %s), the batch %s (want completed)", u.State, jobs.Succeeded, d.State, jobs.Failed, b.Status)
+			return fmt.Errorf("after 90s: the unsent job is %s, the dead-lettered one %s, the one not yet due %s (want all succeeded), the batch %s (want completed)", u.State, d.State, l.State, b.Status)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

@@ -7,13 +7,14 @@
 # What each process calls (internal/queue, internal/worker, internal/bedrock):
 #   api     GetQueueUrl on every queue and DLQ (resolved at start),
 #           SendMessage (and SendMessageBatch) on the work queues.
-#   worker  GetQueueUrl on every queue and DLQ; ReceiveMessage, DeleteMessage,
-#           ChangeMessageVisibility (throttle delays, lease heartbeats) and
-#           SendMessage (the janitor re-sends jobs the api did not enqueue)
-#           on the work queues; ReceiveMessage and DeleteMessage on the DLQs
-#           (the janitor fails dead-lettered jobs); sts:AssumeRole on the
+#   worker  GetQueueUrl on every queue and DLQ; ReceiveMessage, DeleteMessage
+#           (and DeleteMessageBatch), ChangeMessageVisibility (tokens not yet
+#           due), SendMessage (new tokens for released and requeued jobs, the
+#           janitor's resends) and GetQueueAttributes (the janitor reads each
+#           queue's creation time to notice a queue lost and recreated) on the
+#           work queues; ReceiveMessage and DeleteMessage on the DLQs (the
+#           janitor renews dead-lettered tokens); sts:AssumeRole on the
 #           bedrock-caller roles; Bedrock itself for same-account budgets.
-# Nothing calls GetQueueAttributes at run time.
 
 locals {
   # Statements are built as JSON strings so that conditional lists of
@@ -96,7 +97,7 @@ locals {
       jsonencode({
         Sid      = "Drain"
         Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage", "sqs:GetQueueAttributes"]
         Resource = var.queue_arns
       }),
       jsonencode({
