@@ -14,5 +14,11 @@ CREATE TABLE budget_leases (
     FOREIGN KEY (account, model) REFERENCES budgets (account, model) ON DELETE CASCADE
 );
 
+-- The janitor's scan for jobs whose queue token was never sent: queued ones,
+-- and ones another job's token claimed (tokens are fungible), which owe the
+-- queue a token.
+CREATE INDEX jobs_tokenless_idx ON jobs (created_at) WHERE enqueued_at IS NULL;
+
 -- +goose Down
+DROP INDEX jobs_tokenless_idx;
 DROP TABLE budget_leases;

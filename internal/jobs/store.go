@@ -348,11 +348,13 @@ func (s *Store) Finished(ctx context.Context, ids []string) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// Unenqueued lists queued jobs whose message was never sent and that are older
-// than age, so that an api that died mid-request loses nothing.
+// Unenqueued lists the jobs older than age whose queue token was never sent,
+// so that an api that died mid-request loses nothing. Besides queued jobs it
+// lists jobs that were claimed without one: tokens are fungible, so another
+// job's token claimed such a job, and that other job is owed a token now.
 func (s *Store) Unenqueued(ctx context.Context, age time.Duration, limit int) ([]*Job, error) {
 	js, err := all(s.pool.Query(ctx, `SELECT `+columns+` FROM jobs
-		WHERE state = 'queued' AND enqueued_at IS NULL AND created_at < now() - $1::interval
+		WHERE enqueued_at IS NULL AND (state = 'queued' OR started_at IS NOT NULL) AND created_at < now() - $1::interval
 		ORDER BY created_at LIMIT $2`, age, limit))
 	if err != nil {
 		return nil, fmt.Errorf("list unenqueued jobs: %w", err)

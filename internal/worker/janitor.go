@@ -76,7 +76,7 @@ func (j *Janitor) Sweep(ctx context.Context) {
 		if err := j.Store.MarkEnqueued(ctx, job.ID); err != nil {
 			j.Log.WarnContext(ctx, "mark unsent job enqueued", "job", job.ID, "err", err)
 		}
-		j.Log.InfoContext(ctx, "sent a job the api had not enqueued", "job", job.ID)
+		j.Log.InfoContext(ctx, "sent a token the api had not sent", "job", job.ID, "state", job.State)
 	}
 	j.moveToFallbacks(ctx)
 	for _, alias := range j.Aliases {
