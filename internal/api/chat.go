@@ -19,6 +19,9 @@ import (
 func (s *Server) listModels(c echo.Context) error {
 	list := openai.List[openai.Model]{Object: "list", Data: []openai.Model{}}
 	for _, alias := range s.Config.Aliases() {
+		if modelAllowed(c, alias) != nil {
+			continue
+		}
 		list.Data = append(list.Data, openai.Model{ID: alias, Object: "model", OwnedBy: "sluice"})
 	}
 	return c.JSON(http.StatusOK, list)
@@ -28,6 +31,9 @@ func (s *Server) getModel(c echo.Context) error {
 	alias := c.Param("model")
 	if _, ok := s.Config.Models[alias]; !ok {
 		return openai.ModelNotFound(alias)
+	}
+	if oerr := modelAllowed(c, alias); oerr != nil {
+		return oerr
 	}
 	return c.JSON(http.StatusOK, openai.Model{ID: alias, Object: "model", OwnedBy: "sluice"})
 }
@@ -78,6 +84,9 @@ func (s *Server) submitChat(c echo.Context) submittedChat {
 	model, ok := s.Config.Models[req.Model]
 	if !ok {
 		return fail(openai.ModelNotFound(req.Model))
+	}
+	if oerr := modelAllowed(c, req.Model); oerr != nil {
+		return fail(oerr)
 	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
