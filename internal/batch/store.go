@@ -431,3 +431,20 @@ func (s *Store) finish(ctx context.Context, id, owner string, o outcome, ev Even
 	})
 	return status, err
 }
+
+// Running returns every tenant's batches that have not ended (validating,
+// in progress, finalizing, cancelling), oldest first, at most limit: the
+// operator's view (the status page).
+func (s *Store) Running(ctx context.Context, limit int) ([]*Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM batches b `+counts+`
+		WHERE b.status IN ('validating', 'in_progress', 'finalizing', 'cancelling')
+		ORDER BY b.created_at, b.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list running batches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Batch, error) { return scan(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list running batches: %w", err)
+	}
+	return out, nil
+}
