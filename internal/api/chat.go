@@ -209,7 +209,7 @@ func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
 	defer cancel()
 	if expired, err := s.Store.Expire(ctx, job.ID, jobs.ExpiredReason(job.Model)); err != nil {
-		s.Log.WarnContext(ctx, "expire a job past its deadline", "job", job.ID, "err", err)
+		s.Log.With(jobs.LogAttrs(job.ID)...).WarnContext(ctx, "expire a job past its deadline", "err", err)
 	} else if expired {
 		return tooBusy(c, job.Model, s.queueWait(job.Model), 0)
 	}
@@ -235,9 +235,9 @@ func (s *Server) abandon(c echo.Context, id, why string) {
 	defer cancel()
 	reason := openai.InvalidRequest("", "%s", why).WithCode("client_closed")
 	if ended, err := s.Store.Abandon(ctx, id, reason.Record()); err != nil {
-		s.Log.WarnContext(ctx, "cancel abandoned job", "job", id, "err", err)
+		s.Log.With(jobs.LogAttrs(id)...).WarnContext(ctx, "cancel abandoned job", "err", err)
 	} else if ended {
-		s.Log.InfoContext(ctx, "cancelled abandoned job", "job", id)
+		s.Log.With(jobs.LogAttrs(id)...).InfoContext(ctx, "cancelled abandoned job")
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // send loses nothing: the job is safe in the table and the worker's janitor
 // sends it.
 func (s *Server) enqueue(ctx context.Context, job *jobs.Job) {
-	log := s.Log.With("job", job.ID, "model", job.Model)
+	log := s.Log.With(jobs.LogAttrs(job.ID)...).With("model", job.Model)
 	if err := s.Queue.Send(ctx, queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
 		log.WarnContext(ctx, "enqueue failed; the janitor will send it", "err", err)
 	} else if err := s.Store.MarkEnqueued(ctx, job.ID); err != nil {

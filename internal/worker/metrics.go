@@ -37,6 +37,11 @@ var (
 	metricRequeued = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_jobs_requeued_total", Help: "Running jobs put back in the queue because their worker's lease lapsed.",
 	}, []string{"model"})
+	// The janitor drains the dead-letter queues as it finds messages there,
+	// so their depth stays near zero; this counts what reached them.
+	metricDeadLettered = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_dlq_messages_total", Help: "Queue tokens found in a dead-letter queue (received too often while claims failed) and renewed.",
+	}, []string{"model", "priority"})
 	metricPoolHealthy = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sluice_pool_healthy", Help: "1 while the pool's account can serve its model, 0 while it is down for an account fault.",
 	}, []string{"account", "model"})
