@@ -448,3 +448,17 @@ func (s *Store) Running(ctx context.Context, limit int) ([]*Batch, error) {
 	}
 	return out, nil
 }
+
+// keyModels returns the aliases the key that created a batch may use; empty
+// when the key is not confined (or the batch was made with the master key).
+func (s *Store) keyModels(ctx context.Context, id string) ([]string, error) {
+	var models []string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(k.models, '{}') FROM batches b JOIN api_keys k ON k.id = b.api_key_id WHERE b.id = $1`, id).Scan(&models)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the allowed models of batch %s's key: %w", id, err)
+	}
+	return models, nil
+}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+
 	"github.com/sluice-broker/sluice/internal/stacktest"
 	"github.com/sluice-broker/sluice/internal/worker"
 )
@@ -171,6 +174,17 @@ func TestKeyAllowedModels(t *testing.T) {
 	if status, _, body := call(t, s, stacktest.Key, http.MethodPost, "/v1/chat/completions", haiku); status != http.StatusOK {
 		t.Fatalf("master key on haiku: %d %s", status, body)
 	}
+
+	// A batch of the key with a line for another alias fails validation,
+	// naming the line; nothing of it runs.
+	kc := openai.NewClient(option.WithBaseURL(s.URL+"/v1"), option.WithAPIKey(k.Key), option.WithMaxRetries(0))
+	haikuLine := strings.Replace(chatLine("h", "hi"), `"claude-sonnet"`, `"claude-haiku"`, 1)
+	b := newBatch(t, kc, upload(t, kc, chatLine("s", "hi"), haikuLine).ID)
+	b = await(t, kc, b.ID, "the batch to end", ended)
+	if b.Status != openai.BatchStatusFailed || len(b.Errors.Data) != 1 || b.Errors.Data[0].Code != "model_not_allowed" || b.Errors.Data[0].Line != 2 {
+		t.Fatalf("batch with a refused alias: %s", b.RawJSON())
+	}
+
 	var n int
 	s.DB.QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE model = 'claude-haiku' AND tenant = $1`, k.Tenant).Scan(&n)
 	if n != 0 {
