@@ -76,12 +76,16 @@ func adminKey(k *apikey.Key) AdminKey {
 	return a
 }
 
-// requireMaster refuses every caller but the master key.
-func requireMaster(next echo.HandlerFunc) echo.HandlerFunc {
+// requireMaster refuses every caller but the master key, and answers 503 on
+// a server built without a key store.
+func (s *Server) requireMaster(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if tenant(c) != "master" {
 			return (&openai.Error{Status: http.StatusForbidden, Type: "invalid_request_error",
 				Message: "This endpoint needs the master key; managed API keys cannot manage keys."}).WithCode("master_key_required")
+		}
+		if s.Keys == nil {
+			return openai.Unavailable("This server has no key store; managed keys are not available.")
 		}
 		return next(c)
 	}

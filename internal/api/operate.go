@@ -12,7 +12,7 @@ func (s *Server) operatorRoutes(e *echo.Echo, v1 *echo.Group) {
 	e.GET("/status", s.statusPage, s.statusAuth)
 	e.GET("/status.json", s.statusJSON, s.statusAuth)
 
-	admin := v1.Group("/admin", requireMaster)
+	admin := v1.Group("/admin", s.requireMaster)
 	admin.POST("/keys", s.createKey)
 	admin.GET("/keys", s.listKeys)
 	admin.GET("/keys/:id", s.keyAction(getKeyOp, false))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/sluice-broker/sluice/internal/batch"
 	"github.com/sluice-broker/sluice/internal/budget"
 	"github.com/sluice-broker/sluice/internal/jobs"
 )
@@ -165,7 +166,11 @@ func (s *Server) readStatus(ctx context.Context) (*Status, error) {
 		st.Failures = append(st.Failures, FailureStatus{ID: f.ID, Tenant: f.Tenant, Model: f.Model, Account: f.Account,
 			FinishedAt: f.FinishedAt.Unix(), Error: errorMessage(f.Error)})
 	}
-	batches, err := s.Batches.Running(ctx, 20)
+	bs := s.Batches
+	if bs == nil {
+		bs = batch.NewStore(s.Store.Pool())
+	}
+	batches, err := bs.Running(ctx, 20)
 	if err != nil {
 		return nil, err
 	}
