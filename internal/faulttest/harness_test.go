@@ -63,7 +63,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer pg.Stop()
-	code := testenv.Run(m)
+	code := testenv.Run(m, func() { pg.Stop() })
 	printFigures(os.Stdout)
 	return code
 }
