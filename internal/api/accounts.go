@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -42,11 +43,20 @@ func (s *Server) listAccounts(c echo.Context) error {
 	if tenant(c) != "master" {
 		return openai.NotFound("Unknown request URL: GET /v1/accounts.")
 	}
-	ctx := c.Request().Context()
+	list, err := s.poolList(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, openai.List[Pool]{Object: "list", Data: list})
+}
+
+// poolList reads every configured pool's health, recent use and calls in
+// flight, accounts in configured order, then aliases.
+func (s *Server) poolList(ctx context.Context) ([]Pool, error) {
 	st := pools.Store{DB: s.Store.Pool()}
 	health, err := st.All(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	window := s.Config.Env.Window
 	if window <= 0 {
@@ -54,21 +64,14 @@ func (s *Server) listAccounts(c echo.Context) error {
 	}
 	usage, err := st.RecentUsage(ctx, window, recentWindows)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	byPool := map[[2]string]pools.Health{}
 	for _, h := range health {
 		byPool[[2]string{h.Account, h.Model}] = h
 	}
-	unix := func(t *time.Time) *int64 {
-		if t == nil || t.IsZero() {
-			return nil
-		}
-		v := t.Unix()
-		return &v
-	}
 	now := time.Now()
-	list := openai.List[Pool]{Object: "list", Data: []Pool{}}
+	list := []Pool{}
 	for _, acct := range s.Config.Accounts {
 		for _, alias := range s.Config.Aliases() {
 			q, ok := acct.Models[alias]
@@ -81,8 +84,8 @@ func (s *Server) listAccounts(c echo.Context) error {
 				if h.Fresh(now) {
 					p.Status = map[bool]string{true: "healthy", false: "down"}[h.Healthy]
 				}
-				p.LastError, p.LastErrorCode, p.LastErrorAt = h.LastError, h.LastErrorCode, unix(h.LastErrorAt)
-				p.ChangedAt = unix(&h.ChangedAt)
+				p.LastError, p.LastErrorCode, p.LastErrorAt = h.LastError, h.LastErrorCode, unixPtr(h.LastErrorAt)
+				p.ChangedAt = unixPtr(&h.ChangedAt)
 			}
 			if u, ok := usage[[2]string{acct.Name, alias}]; ok {
 				p.InFlight = u.InFlight
@@ -92,8 +95,17 @@ func (s *Server) listAccounts(c echo.Context) error {
 					}
 				}
 			}
-			list.Data = append(list.Data, p)
+			list = append(list, p)
 		}
 	}
-	return c.JSON(http.StatusOK, list)
+	return list, nil
+}
+
+// unixPtr is a time as Unix seconds; nil for none.
+func unixPtr(t *time.Time) *int64 {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	v := t.Unix()
+	return &v
 }

@@ -19,6 +19,9 @@ import (
 func (s *Server) listModels(c echo.Context) error {
 	list := openai.List[openai.Model]{Object: "list", Data: []openai.Model{}}
 	for _, alias := range s.Config.Aliases() {
+		if modelAllowed(c, alias) != nil {
+			continue
+		}
 		list.Data = append(list.Data, openai.Model{ID: alias, Object: "model", OwnedBy: "sluice"})
 	}
 	return c.JSON(http.StatusOK, list)
@@ -28,6 +31,9 @@ func (s *Server) getModel(c echo.Context) error {
 	alias := c.Param("model")
 	if _, ok := s.Config.Models[alias]; !ok {
 		return openai.ModelNotFound(alias)
+	}
+	if oerr := modelAllowed(c, alias); oerr != nil {
+		return oerr
 	}
 	return c.JSON(http.StatusOK, openai.Model{ID: alias, Object: "model", OwnedBy: "sluice"})
 }
@@ -78,6 +84,9 @@ func (s *Server) submitChat(c echo.Context) submittedChat {
 	model, ok := s.Config.Models[req.Model]
 	if !ok {
 		return fail(openai.ModelNotFound(req.Model))
+	}
+	if oerr := modelAllowed(c, req.Model); oerr != nil {
+		return fail(oerr)
 	}
 	// Translate now, so that a request Bedrock would refuse is refused here,
 	// before a job exists.
@@ -201,7 +210,7 @@ func (s *Server) deadlinePassed(c echo.Context, job *jobs.Job, p waitPlan) error
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
 	defer cancel()
 	if expired, err := s.Store.Expire(ctx, job.ID, jobs.ExpiredReason(job.Model)); err != nil {
-		s.Log.WarnContext(ctx, "expire a job past its deadline", "job", job.ID, "err", err)
+		s.Log.With(jobs.LogAttrs(job.ID)...).WarnContext(ctx, "expire a job past its deadline", "err", err)
 	} else if expired {
 		return tooBusy(c, job.Model, s.queueWait(job.Model), 0)
 	}
@@ -227,9 +236,9 @@ func (s *Server) abandon(c echo.Context, id, why string) {
 	defer cancel()
 	reason := openai.InvalidRequest("", "%s", why).WithCode("client_closed")
 	if ended, err := s.Store.Abandon(ctx, id, reason.Record()); err != nil {
-		s.Log.WarnContext(ctx, "cancel abandoned job", "job", id, "err", err)
+		s.Log.With(jobs.LogAttrs(id)...).WarnContext(ctx, "cancel abandoned job", "err", err)
 	} else if ended {
-		s.Log.InfoContext(ctx, "cancelled abandoned job", "job", id)
+		s.Log.With(jobs.LogAttrs(id)...).InfoContext(ctx, "cancelled abandoned job")
 	}
 }
 

@@ -25,6 +25,9 @@ func (s *Server) embeddings(c echo.Context) error {
 	if !ok {
 		return openai.ModelNotFound(req.Model)
 	}
+	if oerr := modelAllowed(c, req.Model); oerr != nil {
+		return oerr
+	}
 	// Build the calls now, so that what the model would refuse is refused
 	// here, before a job exists.
 	if _, oerr := bedrock.EmbeddingCalls(req, model); oerr != nil {

@@ -122,6 +122,7 @@ func (s *Server) Handler() http.Handler {
 	v1.GET("/batches", s.listBatches)
 	v1.GET("/batches/:id", s.getBatch)
 	v1.POST("/batches/:id/cancel", s.cancelBatch)
+	s.operatorRoutes(e, v1) // operate.go: /status, /v1/admin/keys
 	return s.withBodyDeadline(e)
 }
 

@@ -111,7 +111,7 @@ func (s *Server) endStream(ctx context.Context, out *sseWriter, done *jobs.Job) 
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := s.Store.DeleteChunks(dctx, done.ID); err != nil {
-			s.Log.WarnContext(dctx, "delete relayed chunks", "job", done.ID, "err", err)
+			s.Log.With(jobs.LogAttrs(done.ID)...).WarnContext(dctx, "delete relayed chunks", "err", err)
 		}
 	}()
 	if done.State != jobs.Succeeded && !out.started {

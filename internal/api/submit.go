@@ -19,7 +19,7 @@ func (s *Server) enqueue(ctx context.Context, job *jobs.Job) {
 		s.Tokens.Add(queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model})
 		return
 	}
-	log := s.Log.With("job", job.ID, "model", job.Model)
+	log := s.Log.With(jobs.LogAttrs(job.ID)...).With("model", job.Model)
 	if err := s.Queue.Send(ctx, queue.Interactive, queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
 		log.WarnContext(ctx, "enqueue failed; the janitor will send it", "err", err)
 	} else if err := s.Store.MarkEnqueued(ctx, job.ID); err != nil {

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +38,8 @@ type Key struct {
 	// Weight is the key's jobs' share when work of several tenants waits
 	// for one model: a key of weight 2 is served twice as much as one of
 	// weight 1.
-	Weight     float64
+	Weight float64
+	Limits
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
 	RevokedAt  *time.Time
@@ -64,6 +66,34 @@ type NewKey struct {
 	WebhookURL   string
 	// Weight is the key's fair share (see Key.Weight); 0 means 1.
 	Weight float64
+	Limits
+}
+
+// Limits confine a key. A key over its rate limits is not refused: its jobs
+// wait in the queue (the claim skips them) until its buckets refill.
+type Limits struct {
+	// Models are the aliases the key may use; empty: every alias.
+	Models []string
+	// RPM bounds the jobs the key starts per minute, TPM their quota tokens
+	// (each job's estimated cost: input estimate + max tokens); 0: no limit.
+	RPM, TPM int
+}
+
+// Allows reports whether the limits admit an alias.
+func (l Limits) Allows(alias string) bool {
+	return len(l.Models) == 0 || slices.Contains(l.Models, alias)
+}
+
+func (l Limits) check() error {
+	if l.RPM < 0 || l.TPM < 0 {
+		return fmt.Errorf("a key's rpm and tpm limits must be positive (0 for none), not %d and %d", l.RPM, l.TPM)
+	}
+	for _, m := range l.Models {
+		if strings.TrimSpace(m) == "" {
+			return errors.New("a key's allowed models must not be empty names")
+		}
+	}
+	return nil
 }
 
 // ErrUnknownTenant means NewKey.Tenant names no existing tenant.
@@ -83,12 +113,16 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (*Key, string, error) {
 		WebhookURL:    nk.WebhookURL,
 		WebhookSecret: NewWebhookSecret(),
 		Weight:        nk.Weight,
+		Limits:        nk.Limits,
 	}
 	if k.Weight == 0 {
 		k.Weight = 1
 	}
 	if k.Weight < 0 || k.Weight > 1000 {
 		return nil, "", fmt.Errorf("a key's weight must be above 0 and at most 1000, not %g", k.Weight)
+	}
+	if err := k.Limits.check(); err != nil {
+		return nil, "", err
 	}
 	if k.Tenant == "" {
 		k.Tenant = "tenant_" + k.ID[len("key_"):]
@@ -106,9 +140,9 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (*Key, string, error) {
 		url = &k.WebhookURL
 	}
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (id, tenant, name, hash, prefix, webhook_url, webhook_secret, weight)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at`,
-		k.ID, k.Tenant, k.Name, hash(secret), k.Hint, url, k.WebhookSecret, k.Weight).Scan(&k.CreatedAt)
+		INSERT INTO api_keys (id, tenant, name, hash, prefix, webhook_url, webhook_secret, weight, models, rpm, tpm)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, nullif($10, 0), nullif($11, 0)) RETURNING created_at`,
+		k.ID, k.Tenant, k.Name, hash(secret), k.Hint, url, k.WebhookSecret, k.Weight, nilIfEmpty(k.Models), k.RPM, k.TPM).Scan(&k.CreatedAt)
 	if err != nil {
 		return nil, "", fmt.Errorf("create api key %q: %w", nk.Name, err)
 	}
@@ -128,11 +162,20 @@ func hash(secret string) []byte {
 	return h[:]
 }
 
-const columns = `id, tenant, name, prefix, coalesce(webhook_url, ''), webhook_secret, weight, created_at, last_used_at, revoked_at`
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+const columns = `id, tenant, name, prefix, coalesce(webhook_url, ''), webhook_secret, weight,
+	coalesce(models, '{}'), coalesce(rpm, 0), coalesce(tpm, 0), created_at, last_used_at, revoked_at`
 
 func scan(row pgx.Row) (*Key, error) {
 	var k Key
-	err := row.Scan(&k.ID, &k.Tenant, &k.Name, &k.Hint, &k.WebhookURL, &k.WebhookSecret, &k.Weight, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
+	err := row.Scan(&k.ID, &k.Tenant, &k.Name, &k.Hint, &k.WebhookURL, &k.WebhookSecret, &k.Weight,
+		&k.Models, &k.RPM, &k.TPM, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -181,6 +224,27 @@ func (s *Store) Revoke(ctx context.Context, id string) (*Key, error) {
 	k, err := scan(s.pool.QueryRow(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING `+columns, id))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		err = fmt.Errorf("revoke api key %s: %w", id, err)
+	}
+	return k, err
+}
+
+// Get loads one key by id, revoked or not.
+func (s *Store) Get(ctx context.Context, id string) (*Key, error) {
+	k, err := scan(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM api_keys WHERE id = $1`, id))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("get api key %s: %w", id, err)
+	}
+	return k, err
+}
+
+// RotateWebhookSecret gives a live key a new webhook signing secret and
+// returns the key with it. Callbacks are signed with the new secret from now
+// on, retries of earlier ones included: the receiver must switch at once.
+func (s *Store) RotateWebhookSecret(ctx context.Context, id string) (*Key, error) {
+	k, err := scan(s.pool.QueryRow(ctx, `UPDATE api_keys SET webhook_secret = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING `+columns,
+		id, NewWebhookSecret()))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("rotate webhook secret of api key %s: %w", id, err)
 	}
 	return k, err
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +72,10 @@ func (r *Runner) validate(ctx context.Context, b *Batch) (total int, model strin
 		return 0, "", nil, err
 	}
 	defer content.Close()
+	allowed, err := r.Store.keyModels(ctx, b.ID)
+	if err != nil {
+		return 0, "", nil, err
+	}
 	lines := newLineReader(content, MaxLineBytes)
 	seen := map[string]int{}
 	mixed := false
@@ -93,6 +99,12 @@ func (r *Runner) validate(ctx context.Context, b *Batch) (total int, model strin
 		l, e := parseLine(r.Config, raw)
 		if e != nil {
 			list.add(num, e)
+			continue
+		}
+		if len(allowed) > 0 && !slices.Contains(allowed, l.Model) {
+			// The key that made the batch is confined to some aliases, as
+			// its chat requests are (internal/api/adminkeys.go).
+			list.add(num, lineError(CodeModelNotAllowed, "body.model", fmt.Sprintf("The API key that created this batch may not use the model %q; it may use: %s.", l.Model, strings.Join(allowed, ", "))))
 			continue
 		}
 		if first, dup := seen[l.CustomID]; dup {

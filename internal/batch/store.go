@@ -431,3 +431,34 @@ func (s *Store) finish(ctx context.Context, id, owner string, o outcome, ev Even
 	})
 	return status, err
 }
+
+// Running returns every tenant's batches that have not ended (validating,
+// in progress, finalizing, cancelling), oldest first, at most limit: the
+// operator's view (the status page).
+func (s *Store) Running(ctx context.Context, limit int) ([]*Batch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM batches b `+counts+`
+		WHERE b.status IN ('validating', 'in_progress', 'finalizing', 'cancelling')
+		ORDER BY b.created_at, b.id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list running batches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Batch, error) { return scan(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list running batches: %w", err)
+	}
+	return out, nil
+}
+
+// keyModels returns the aliases the key that created a batch may use; empty
+// when the key is not confined (or the batch was made with the master key).
+func (s *Store) keyModels(ctx context.Context, id string) ([]string, error) {
+	var models []string
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(k.models, '{}') FROM batches b JOIN api_keys k ON k.id = b.api_key_id WHERE b.id = $1`, id).Scan(&models)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the allowed models of batch %s's key: %w", id, err)
+	}
+	return models, nil
+}

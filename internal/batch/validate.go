@@ -33,12 +33,14 @@ const (
 	CodeInvalidURL     = "invalid_url"
 	CodeDuplicateID    = "duplicate_custom_id"
 	CodeModelNotFound  = "model_not_found"
-	CodeTooManyLines   = "too_many_requests_in_batch"
-	CodeLineTooLong    = "line_too_long"
-	CodeFileTooLarge   = "file_too_large"
-	CodeEmptyFile      = "empty_file"
-	CodeFileNotFound   = "file_not_found"
-	CodeTooManyErrors  = "too_many_errors"
+	// CodeModelNotAllowed: the batch's API key may not use the line's model.
+	CodeModelNotAllowed = "model_not_allowed"
+	CodeTooManyLines    = "too_many_requests_in_batch"
+	CodeLineTooLong     = "line_too_long"
+	CodeFileTooLarge    = "file_too_large"
+	CodeEmptyFile       = "empty_file"
+	CodeFileNotFound    = "file_not_found"
+	CodeTooManyErrors   = "too_many_errors"
 )
 
 // line is a valid line of an input file, ready to be a job.

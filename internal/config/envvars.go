@@ -55,6 +55,21 @@ var EnvVars = []EnvVar{
 	{"SLUICE_SERVICE_NAME", "worker", "the EMF service dimension", worker},
 	{"SLUICE_LOG_LEVEL", "info", "debug, info, warn or error", both},
 	{"SLUICE_LOG_FORMAT", "json", "json or text", both},
+	{"SLUICE_MIGRATE", "true", "false: never migrate at start, only check the schema (on AWS a migrate task does it)", both},
+	{"SLUICE_DB_IAM_AUTH", "false", "true: connect to Postgres with IAM authentication tokens (RDS)", both},
+	{"SLUICE_DB_APP_USER", "", "migrate: the role the services log in as, created with the rights they need", both},
+	{"SLUICE_LEASE", "30s", "how long a worker's claim on a job holds without a heartbeat", worker},
+	{"SLUICE_RETRY_HORIZON", "10m", "how long transient Bedrock faults are retried before a job fails", worker},
+	{"SLUICE_DRAIN_TIMEOUT", "100s", "how long a stopping worker lets calls finish before releasing them", worker},
+	{"SLUICE_FAIR_WINDOW", "1m", "how long a tenant's past service counts against it when the next job is chosen", worker},
+	{"SLUICE_JANITOR_EVERY", "5s", "how often the worker's janitor sweeps", worker},
+	{"SLUICE_JANITOR_GRACE", "30s", "how old a job whose message was never sent must be before the janitor sends it", worker},
+	{"SLUICE_EMF_NAMESPACE", "", "CloudWatch namespace: set, the worker prints its metrics as EMF once a minute", worker},
+	{"SLUICE_SERVICE_NAME", "worker", "the Service dimension of the EMF metrics", worker},
+	{"SLUICE_ADMISSION", "true", "answer 429 at once to sync requests the queue cannot serve before their deadline", api},
+	{"SLUICE_BODY_TIMEOUT", "30s", "how long a request body may take to arrive", api},
+	{"SLUICE_UPLOAD_TIMEOUT", "10m", "how long a file upload may take to arrive", api},
+	{"SLUICE_MAX_CONNECTIONS", "4096", "open connections the api accepts at once; more wait", api},
 }
 
 // EnvVarsFor returns the variables process reads, in EnvVars' order.

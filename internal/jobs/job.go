@@ -86,3 +86,9 @@ type Job struct {
 func NewID() string {
 	return "job_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
 }
+
+// LogAttrs are the attributes of every log line about a job: job_id, and
+// request_id, which for a job's request is the job's id (the X-Request-Id
+// the caller saw; see internal/api/headers.go), so a log search for either id
+// the client reports finds every line of the job, in the api and in workers.
+func LogAttrs(id string) []any { return []any{"job_id", id, "request_id", id} }

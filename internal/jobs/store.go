@@ -120,7 +120,9 @@ type Claimed struct {
 //     unit of weight goes first, and within one claim tenants interleave by
 //     the cost each job adds to its tenant's share;
 //  3. earliest deadline first within a tenant (async jobs rank at created_at
-//     + Horizon), then arrival.
+//     + Horizon), then arrival;
+//  4. a job of an API key with rate limits only while the key's buckets
+//     (key_allowance, schema/00010) cover it; the claim charges them.
 //
 // The queue message that led here is only a token for "work of this model is
 // waiting"; which job runs is decided here, where all of them are visible.
@@ -142,19 +144,26 @@ func (s *Store) ClaimNext(ctx context.Context, p ClaimParams) (Claimed, error) {
 		WITH candidates AS (
 			SELECT j.id, j.tenant, j.cost, j.weight,
 			       coalesce(f.usage * exp(-extract(epoch FROM now() - f.at) / $7), 0) AS usage,
-			       coalesce(j.deadline, j.created_at + $8::interval) AS due, j.created_at
+			       coalesce(j.deadline, j.created_at + $8::interval) AS due, j.created_at,
+			       j.api_key_id, k.requests AS key_requests, k.tokens AS key_tokens
 			FROM jobs j
 			LEFT JOIN fair_shares f ON f.model = j.model AND f.tenant = j.tenant
+			LEFT JOIN key_allowance k ON k.key_id = j.api_key_id
 			WHERE j.model = $1 AND j.priority = $2 AND j.state = 'queued' AND j.run_after <= now()
 			  AND (j.deadline IS NULL OR j.deadline > now() + $6::interval)
+			  AND (k.key_id IS NULL OR (k.requests >= 1 AND k.tokens > 0))
 		), ranked AS (
-			SELECT id, due, created_at,
+			SELECT id, due, created_at, key_requests, key_tokens,
 			       (usage + coalesce(sum(greatest(cost, 1)) OVER (PARTITION BY tenant ORDER BY due, created_at, id
-			                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) / weight AS share
+			                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)) / weight AS share,
+			       count(*) OVER key_order AS key_n,
+			       coalesce(sum(greatest(cost, 1)) OVER (key_order ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS key_spent
 			FROM candidates
+			WINDOW key_order AS (PARTITION BY api_key_id ORDER BY due, created_at, id)
 		), pick AS (
 			SELECT j.id FROM jobs j JOIN ranked r ON r.id = j.id
 			WHERE j.state = 'queued'
+			  AND (r.key_requests IS NULL OR (r.key_n <= r.key_requests AND r.key_spent < r.key_tokens))
 			ORDER BY coalesce(r.share, 0), r.due, r.created_at, r.id
 			LIMIT $3
 			FOR UPDATE OF j SKIP LOCKED
@@ -169,6 +178,15 @@ func (s *Store) ClaimNext(ctx context.Context, p ClaimParams) (Claimed, error) {
 			SELECT model, tenant, sum(greatest(cost, 1)), now() FROM claimed GROUP BY model, tenant
 			ON CONFLICT (model, tenant) DO UPDATE
 			SET usage = f.usage * exp(-extract(epoch FROM now() - f.at) / $7) + excluded.usage, at = now()
+		), keys_charged AS (
+			INSERT INTO key_buckets AS b (key_id, requests_at, tokens_at)
+			SELECT k.id, now() + make_interval(secs => coalesce(c.n * 60.0 / k.rpm, 0)),
+			       now() + make_interval(secs => coalesce(c.cost * 60.0 / k.tpm, 0))
+			FROM (SELECT api_key_id, count(*) AS n, sum(greatest(cost, 1)) AS cost FROM claimed GROUP BY api_key_id) c
+			JOIN api_keys k ON k.id = c.api_key_id AND (k.rpm IS NOT NULL OR k.tpm IS NOT NULL)
+			ON CONFLICT (key_id) DO UPDATE
+			SET requests_at = greatest(b.requests_at, now()) + (excluded.requests_at - now()),
+			    tokens_at = greatest(b.tokens_at, now()) + (excluded.tokens_at - now())
 		), expired AS (
 			UPDATE jobs SET state = 'expired', error = $9, finished_at = now(), updated_at = now()
 			WHERE model = $1 AND priority = $2 AND state = 'queued'

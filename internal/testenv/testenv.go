@@ -41,11 +41,12 @@ var (
 func Main(m *testing.M) { os.Exit(Run(m)) }
 
 // Run is Main without the exit: it answers the exit code, for a TestMain
-// with work of its own after the tests. after, if given, runs once the tests
-// are done and before the leak check: a TestMain stops its own services there.
-func Run(m *testing.M, after ...func()) int {
+// with work of its own after the tests. stop runs after the tests and before
+// the leak check: what the TestMain itself started (its own Postgres, whose
+// waiting goroutine would otherwise count as a leak).
+func Run(m *testing.M, stop ...func()) int {
 	code := m.Run()
-	for _, f := range after {
+	for _, f := range stop {
 		f()
 	}
 	mu.Lock()

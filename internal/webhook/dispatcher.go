@@ -211,6 +211,15 @@ func (e event) subject() (kind, id string) {
 	return "job", e.JobID
 }
 
+// logAttrs name what the event is about in log lines, with the keys every
+// log line about a job or batch uses (job_id and request_id, or batch_id).
+func (e event) logAttrs() []any {
+	if e.BatchID != "" {
+		return []any{"batch_id", e.BatchID}
+	}
+	return jobs.LogAttrs(e.JobID)
+}
+
 // dispatch claims what the free slots allow and starts delivering it. It
 // reports whether it filled every slot it asked for.
 func (d *Dispatcher) dispatch(ctx context.Context, wg *sync.WaitGroup) (bool, error) {
@@ -285,8 +294,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, wg *sync.WaitGroup) (bool, er
 
 // deliver makes one attempt and records it.
 func (d *Dispatcher) deliver(ctx context.Context, e event) {
-	kind, id := e.subject()
-	log := d.Log.With("event", e.ID, kind, id, "attempt", e.Attempt)
+	log := d.Log.With(e.logAttrs()...).With("event", e.ID, "attempt", e.Attempt)
 	payload, secret, err := d.prepare(ctx, e)
 	if err != nil {
 		var p permanentError
@@ -460,7 +468,6 @@ func (d *Dispatcher) record(ctx context.Context, e event, a attempt) {
 	}
 	metricDeliveries.WithLabelValues(outcome).Inc()
 	if outcome == "failed" {
-		kind, id := e.subject()
-		d.Log.WarnContext(ctx, "webhook event failed; no more attempts", "event", e.ID, kind, id, "url", e.URL, "attempts", e.Attempt, "err", a.err)
+		d.Log.With(e.logAttrs()...).WarnContext(ctx, "webhook event failed; no more attempts", "event", e.ID, "url", e.URL, "attempts", e.Attempt, "err", a.err)
 	}
 }

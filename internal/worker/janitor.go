@@ -70,13 +70,13 @@ func (j *Janitor) Sweep(ctx context.Context) {
 	}
 	for _, job := range unsent {
 		if err := j.Queues.Send(ctx, queue.Priority(job.Priority), queue.Body{JobID: job.ID, Model: job.Model}); err != nil {
-			j.Log.WarnContext(ctx, "send unsent job", "job", job.ID, "err", err)
+			j.Log.With(jobs.LogAttrs(job.ID)...).WarnContext(ctx, "send unsent job", "err", err)
 			continue
 		}
 		if err := j.Store.MarkEnqueued(ctx, job.ID); err != nil {
-			j.Log.WarnContext(ctx, "mark unsent job enqueued", "job", job.ID, "err", err)
+			j.Log.With(jobs.LogAttrs(job.ID)...).WarnContext(ctx, "mark unsent job enqueued", "err", err)
 		}
-		j.Log.InfoContext(ctx, "sent a token the api had not sent", "job", job.ID, "state", job.State)
+		j.Log.With(jobs.LogAttrs(job.ID)...).InfoContext(ctx, "sent a token the api had not sent", "state", job.State)
 	}
 	j.moveToFallbacks(ctx)
 	for _, alias := range j.Aliases {
@@ -114,10 +114,10 @@ func (j *Janitor) requeueLost(ctx context.Context) {
 	for _, r := range lost {
 		metricRequeued.WithLabelValues(r.Model).Inc()
 		if err := j.Queues.SendAfter(ctx, queue.Priority(r.Priority), queue.Body{JobID: r.ID, Model: r.Model}, 0); err != nil {
-			j.Log.WarnContext(ctx, "send token for requeued job", "job", r.ID, "err", err)
+			j.Log.With(jobs.LogAttrs(r.ID)...).WarnContext(ctx, "send token for requeued job", "err", err)
 			continue
 		}
-		j.Log.InfoContext(ctx, "requeued a job whose worker's lease lapsed", "job", r.ID)
+		j.Log.With(jobs.LogAttrs(r.ID)...).InfoContext(ctx, "requeued a job whose worker's lease lapsed")
 	}
 }
 
@@ -212,6 +212,7 @@ func (j *Janitor) drainDead(ctx context.Context, alias string, p queue.Priority)
 		if len(msgs) == 0 {
 			return
 		}
+		metricDeadLettered.WithLabelValues(alias, string(p)).Add(float64(len(msgs)))
 		for _, m := range msgs {
 			// A token is not its job: one that was received too often (claims
 			// failing while the database was away) says nothing against the
@@ -219,12 +220,12 @@ func (j *Janitor) drainDead(ctx context.Context, alias string, p queue.Priority)
 			// so it becomes a fresh token; a surplus one claims nothing and is
 			// dropped then.
 			if err := j.Queues.SendAfter(ctx, p, queue.Body{JobID: m.JobID, Model: alias}, 0); err != nil {
-				j.Log.WarnContext(ctx, "renew dead-lettered token", "job", m.JobID, "err", err)
+				j.Log.With(jobs.LogAttrs(m.JobID)...).WarnContext(ctx, "renew dead-lettered token", "err", err)
 				return
 			}
-			j.Log.InfoContext(ctx, "renewed a dead-lettered token", "job", m.JobID, "receives", m.ReceiveCount)
+			j.Log.With(jobs.LogAttrs(m.JobID)...).InfoContext(ctx, "renewed a dead-lettered token", "receives", m.ReceiveCount)
 			if err := j.Queues.Delete(ctx, m); err != nil {
-				j.Log.WarnContext(ctx, "delete dead letter", "job", m.JobID, "err", err)
+				j.Log.With(jobs.LogAttrs(m.JobID)...).WarnContext(ctx, "delete dead letter", "err", err)
 			}
 		}
 	}

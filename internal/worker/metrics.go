@@ -40,6 +40,11 @@ var (
 	metricFallbacks = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "sluice_jobs_fallback_total", Help: "Queued jobs moved to a fallback alias: their own alias had no account that could serve, or they waited past its fallback_after.",
 	}, []string{"model", "fallback"})
+	// The janitor drains the dead-letter queues as it finds messages there,
+	// so their depth stays near zero; this counts what reached them.
+	metricDeadLettered = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "sluice_dlq_messages_total", Help: "Queue tokens found in a dead-letter queue (received too often while claims failed) and renewed.",
+	}, []string{"model", "priority"})
 	metricPoolHealthy = promauto.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sluice_pool_healthy", Help: "1 while the pool's account can serve its model, 0 while it is down for an account fault.",
 	}, []string{"account", "model"})

@@ -395,7 +395,7 @@ func (p *Pool) observe(ctx context.Context) {
 // handle runs one claimed job: reserve, call, settle, record; throttles and
 // transient faults are waited out here, holding the job.
 func (p *Pool) handle(ctx context.Context, prio queue.Priority, job *jobs.Job) {
-	log := p.Log.With("job", job.ID, "attempt", job.Attempts)
+	log := p.Log.With(jobs.LogAttrs(job.ID)...).With("attempt", job.Attempts)
 	defer func() {
 		if r := recover(); r != nil {
 			// One bad job must not take the process and its other calls down.
@@ -595,7 +595,7 @@ func (p *Pool) heartbeat(ctx context.Context, job *jobs.Job, stopCall context.Ca
 					return
 				}
 				if err != nil && ctx.Err() == nil {
-					p.Log.WarnContext(ctx, "extend lease", "job", job.ID, "err", err)
+					p.Log.With(jobs.LogAttrs(job.ID)...).WarnContext(ctx, "extend lease", "err", err)
 				}
 			}
 		}

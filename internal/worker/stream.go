@@ -97,10 +97,10 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 		}
 		// Part of the answer is out; the caller gets it, then the error.
 		if ferr := r.flush(ctx); ferr != nil {
-			p.Log.WarnContext(ctx, "flush the end of a failed stream", "job", job.ID, "err", ferr)
+			p.Log.With(jobs.LogAttrs(job.ID)...).WarnContext(ctx, "flush the end of a failed stream", "err", ferr)
 		}
 		cl := bedrock.Classify(err)
-		p.Log.InfoContext(ctx, "stream failed after output was sent; not retried", "job", job.ID, "code", cl.Code, "err", err)
+		p.Log.With(jobs.LogAttrs(job.ID)...).InfoContext(ctx, "stream failed after output was sent; not retried", "code", cl.Code, "err", err)
 		return result{outcome: jobs.Outcome{State: jobs.Failed, Error: cl.Error.Record()}, charged: produced()}, nil
 	}
 

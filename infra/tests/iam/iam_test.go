@@ -365,7 +365,6 @@ func (e *env) drive(ctx context.Context, t *testing.T, name, apiURL, dbURL strin
 		}
 	}
 
-
 	// Unsent: recorded, never enqueued, older than the janitor's grace.
 	unsent := &jobs.Job{ID: jobs.NewID(), Tenant: done.Tenant, Model: done.Model, Priority: done.Priority, Mode: done.Mode, Request: done.Request}
 	if err := store.Insert(ctx, unsent); err != nil {
