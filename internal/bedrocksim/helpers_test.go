@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,26 @@ func readStream(t *testing.T, out *bedrockruntime.ConverseStreamOutput) streamRe
 		}
 	}
 	r.text, r.toolInput, r.err = text.String(), input.String(), stream.Err()
+	return r
+}
+
+// streamWhole calls ConverseStream and reads the stream; a stream that ended
+// without its closing metadata event is read once more. Under -race on a
+// loaded machine the SDK's event-stream reader sometimes meets "use of closed
+// network connection" and ends the events early without an error
+// (aws-sdk-go-v2 #2737); what these tests check is what a whole stream says.
+func streamWhole(t *testing.T, client *bedrockruntime.Client, in *bedrockruntime.ConverseStreamInput) streamResult {
+	t.Helper()
+	var r streamResult
+	for try := 0; try < 2; try++ {
+		out, err := client.ConverseStream(ctxTimeout(t), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = readStream(t, out)
+		if slices.Contains(r.events, "metadata") {
+			break
+		}
+	}
 	return r
 }

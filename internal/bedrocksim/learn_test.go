@@ -62,11 +62,7 @@ func TestStructuredOutputFollowsTheSchema(t *testing.T) {
 		if got := int(aws.ToInt32(out.Usage.OutputTokens)); got != (len(text)+3)/4 {
 			t.Errorf("output tokens %d for %d bytes of JSON", got, len(text))
 		}
-		stream, err := client.ConverseStream(ctx, streamInput(in))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r := readStream(t, stream); r.text != text {
+		if r := streamWhole(t, client, streamInput(in)); r.text != text {
 			t.Fatalf("streamed %q, whole %q", r.text, text)
 		}
 	}
@@ -148,18 +144,7 @@ func TestServiceTiersPerModel(t *testing.T) {
 		if !tc.ok {
 			continue
 		}
-		var r streamResult
-		// The SDK's event-stream reader sometimes loses the last event of a
-		// stream whose connection the server closes right after it
-		// (aws-sdk-go-v2 #2737): a stream without its metadata event is read
-		// once more. A metadata event without the tier fails.
-		for try := 0; try < 2 && (try == 0 || r.usage == nil); try++ {
-			stream, err := client.ConverseStream(ctx, streamInput(in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r = readStream(t, stream)
-		}
+		r := streamWhole(t, client, streamInput(in))
 		if r.err != nil || r.tier == nil || string(r.tier.Type) != tc.tier {
 			t.Errorf("%s streamed at %s: tier %+v, usage %+v, events %v", tc.model, tc.tier, r.tier, r.usage, r.events)
 		}
