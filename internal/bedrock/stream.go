@@ -162,6 +162,10 @@ func (c *StreamConverter) Event(ev types.ConverseStreamOutput) []openai.ChatComp
 	return nil
 }
 
+// Ended reports whether the stream's messageStop arrived: a stream whose
+// events end without it was cut off.
+func (c *StreamConverter) Ended() bool { return c.stop != "" }
+
 // Usage is what Bedrock reported in the stream's metadata event, nil before it.
 func (c *StreamConverter) Usage() *types.TokenUsage { return c.usage }
 

@@ -36,6 +36,9 @@ type directives struct {
 	Fail            string // error code to answer with
 	FailTimes       int    // 0: every call fails
 	StreamFailAfter *int   // tokens to produce before failing
+	// StreamCutAfter ends a stream's connection after that many tokens,
+	// with neither messageStop nor an exception: a cut-off answer.
+	StreamCutAfter *int
 	Tool            string // tool to call
 }
 
@@ -99,8 +102,10 @@ func (d *directives) apply(line string) error {
 			d.FailTimes = n
 		case "stream_fail_after":
 			d.StreamFailAfter = &n
+		case "stream_cut_after":
+			d.StreamCutAfter = &n
 		default:
-			return fmt.Errorf("unknown key %q (known: output_tokens ttft_ms per_token_ms fail fail_times stream_fail_after tool)", key)
+			return fmt.Errorf("unknown key %q (known: output_tokens ttft_ms per_token_ms fail fail_times stream_fail_after stream_cut_after tool)", key)
 		}
 	}
 	return nil

@@ -91,6 +91,9 @@
 //	                     ModelErrorException for Converse); the N tokens are
 //	                     charged. Only the five ConverseStream exception
 //	                     members come back typed from stream.Err().
+//	stream_cut_after=N   end the stream's connection after N tokens, with
+//	                     neither messageStop nor an exception: a cut-off
+//	                     answer the reader sees end without an error.
 //	tool=NAME            answer with a toolUse of that tool from toolConfig
 //	                     (input generated from its JSON schema, streamed as
 //	                     partial JSON in ~4-byte pieces, one token each;

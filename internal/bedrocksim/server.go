@@ -121,6 +121,9 @@ type call struct {
 	// failAfter >= 0 makes the call fail with failCode after producing that
 	// many tokens (stream_fail_after).
 	failAfter int
+	// cutAfter >= 0 ends a stream after that many tokens with neither
+	// messageStop nor an exception (stream_cut_after).
+	cutAfter int
 	failCode  string
 	lease     *lease
 }
@@ -128,7 +131,7 @@ type call struct {
 // startCall does everything before the model "runs". On failure it has
 // already written the error response and returns nil.
 func (s *Server) startCall(w http.ResponseWriter, r *http.Request, streaming bool) *call {
-	c := &call{requestID: newRequestID(), started: time.Now(), modelID: normalizeModelID(r.PathValue("modelId")), failAfter: -1}
+	c := &call{requestID: newRequestID(), started: time.Now(), modelID: normalizeModelID(r.PathValue("modelId")), failAfter: -1, cutAfter: -1}
 	w.Header().Set("X-Amzn-Requestid", c.requestID)
 	log := s.log.With("request_id", c.requestID, "model", c.modelID, "stream", streaming)
 	fail := func(e *apiError) *call {
@@ -223,6 +226,9 @@ func (s *Server) startCall(w http.ResponseWriter, r *http.Request, streaming boo
 	c.lease.recordTier(c.tier)
 	c.cacheRead, c.cacheWrite = s.cache.use(c.account, c.modelID, checkpoints, model.PromptCacheMinTokens, c.started)
 	c.input -= c.cacheRead + c.cacheWrite
+	if d.StreamCutAfter != nil {
+		c.cutAfter = min(*d.StreamCutAfter, answer.OutputTokens)
+	}
 	// A part-way failure (stream_fail_after) needs an admitted call; a
 	// throttled one must not use up fail_times.
 	if d.StreamFailAfter != nil && s.fails.shouldFail(c.req.contentHash(), d.FailTimes) {

@@ -93,6 +93,11 @@ func (s *Server) handleConverseStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i, delta := range a.Deltas {
+		if i == c.cutAfter {
+			// The connection ends here: no messageStop, no exception.
+			s.finish(c, produced, "cut off")
+			return
+		}
 		if i == c.failAfter || gone() || !sleepUntil(ctx, c.tokenTime(i)) {
 			break
 		}

@@ -409,6 +409,24 @@ func TestStreamErrors(t *testing.T) {
 		t.Fatalf("job %s after %d attempts; want failed after 1 (partial output is never retried)", state, attempts)
 	}
 
+	// A stream cut off part-way, with no messageStop and no error, is not a
+	// complete answer: the caller gets the part and an error event, and the
+	// job fails rather than succeeding with half an answer.
+	if _, err := s.DB.Exec(ctx, `DELETE FROM jobs`); err != nil {
+		t.Fatal(err)
+	}
+	acc, _, err = streamAll(t, c.Chat.Completions.NewStreaming(ctx, openai.ChatCompletionNewParams{
+		Model: "claude-sonnet",
+		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage("cut off\n" +
+			bedrocksim.Directive("output_tokens", "40", "per_token_ms", "10", "stream_cut_after", "15"))},
+	}))
+	if !errors.As(err, &streamErr) || !strings.Contains(streamErr.Message, "messageStop") {
+		t.Fatalf("cut-off stream err = %v, want an error event", err)
+	}
+	if _, state, _, _ = onlyJob(t, s); state != "failed" {
+		t.Fatalf("a cut-off stream's job is %s, want failed", state)
+	}
+
 	if _, err := s.DB.Exec(ctx, `DELETE FROM jobs`); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/jobs"
@@ -67,6 +68,7 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 	conv := &bedrock.StreamConverter{ID: completionID(job), Model: job.Model, Created: time.Now().Unix(), IncludeUsage: c.includeUsage}
 	r := &relay{store: p.Store, job: job}
 	stopErr := r.pump(ctx, stream.Events(), conv)
+	stopped := ctx.Err() != nil
 	// Ending the call's context closes the connection: Bedrock stops
 	// generating (and charging) for a caller that has gone. The last chunks
 	// are written after it, with the job's own context.
@@ -90,7 +92,13 @@ func (c *streamCall) run(ctx context.Context, reserved float64) (result, error) 
 		return result{outcome: jobs.Outcome{State: jobs.Failed, Error: e.Record()}, charged: produced()}, nil
 	}
 
-	if err := stream.Err(); err != nil {
+	err = stream.Err()
+	if err == nil && !stopped && !conv.Ended() {
+		// The events ended without messageStop and without an error (the
+		// connection went): the answer is cut off, not complete.
+		err = &smithy.GenericAPIError{Code: "ModelStreamErrorException", Message: "the stream ended before its messageStop event"}
+	}
+	if err != nil {
 		if r.seq == 0 {
 			// Nothing reached the caller: the call can be tried again.
 			return result{charged: produced()}, err
