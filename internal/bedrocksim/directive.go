@@ -39,7 +39,7 @@ type directives struct {
 	// StreamCutAfter ends a stream's connection after that many tokens,
 	// with neither messageStop nor an exception: a cut-off answer.
 	StreamCutAfter *int
-	Tool            string // tool to call
+	Tool           string // tool to call
 }
 
 // parseDirectives collects directive lines from the text of all user

@@ -124,8 +124,8 @@ type call struct {
 	// cutAfter >= 0 ends a stream after that many tokens with neither
 	// messageStop nor an exception (stream_cut_after).
 	cutAfter int
-	failCode  string
-	lease     *lease
+	failCode string
+	lease    *lease
 }
 
 // startCall does everything before the model "runs". On failure it has
