@@ -52,17 +52,52 @@ type Classified struct {
 	Verdict Verdict
 	Code    string
 	Error   *openai.Error
+	// Account is set when the fault is the account's, not the job's nor a
+	// passing one: its role cannot be assumed, its credentials are refused,
+	// it has no access to the model, the model is not offered in its region
+	// or needs an inference profile. Such a fault never fails a job: the job
+	// goes to another account. Renew is set when new credentials (assuming
+	// the role again) may cure it.
+	Account, Renew bool
+}
+
+// accountScope tells an account's fault by its code (and, for a
+// ValidationException, its message), and whether renewed credentials may
+// cure it.
+func accountScope(code, msg string) (account, renew bool) {
+	switch strings.ToLower(code) {
+	case "unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", "expiredtoken":
+		return true, true // Bedrock or STS refused the session
+	case "accessdenied", "accessdeniedexception", // STS refused the role; model access not granted
+		"invalidclienttokenid", "regiondisabledexception", "resourcenotfoundexception":
+		return true, false
+	case "validationexception":
+		msg = strings.ToLower(msg)
+		// The model needs an inference profile: the alias's configuration,
+		// not the request, is wrong for this account.
+		return strings.Contains(msg, "on-demand throughput") && strings.Contains(msg, "supported"), false
+	}
+	return false, false
 }
 
 // Classify reads a Bedrock Runtime error. Codes are compared without case:
 // in-stream exceptions arrive as throttlingException.
 func Classify(err error) Classified {
+	c := classify(err)
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		c.Account, c.Renew = accountScope(api.ErrorCode(), api.ErrorMessage())
+	}
+	return c
+}
+
+func classify(err error) Classified {
 	// Checked first: a failed AssumeRole carries STS's own API error, which
 	// says nothing about the request.
 	var signing *v4.SigningError
 	if errors.As(err, &signing) {
 		return Classified{Credentials, "CredentialsUnavailable", &openai.Error{Status: 502, Type: "server_error",
-			Message: "The broker could not obtain credentials for its Bedrock account: " + err.Error()}}
+			Message: "The broker could not obtain credentials for its Bedrock account: " + err.Error()}, false, false}
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -70,29 +105,29 @@ func Classify(err error) Classified {
 		msg := api.ErrorMessage()
 		switch strings.ToLower(code) {
 		case "throttlingexception", "servicequotaexceededexception", "toomanyrequestsexception", "modelnotreadyexception":
-			return Classified{Throttled, code, &openai.Error{Status: 429, Type: "rate_limit_error", Message: msg}}
+			return Classified{Throttled, code, &openai.Error{Status: 429, Type: "rate_limit_error", Message: msg}, false, false}
 		case "serviceunavailableexception", "internalserverexception", "modeltimeoutexception", "modelerrorexception", "modelstreamerrorexception":
-			return Classified{Retryable, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("Bedrock %s: %s", code, msg)}}
+			return Classified{Retryable, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("Bedrock %s: %s", code, msg)}, false, false}
 		case "validationexception":
-			return Classified{Permanent, code, openai.InvalidRequest("", "Bedrock rejected the request: %s", msg)}
+			return Classified{Permanent, code, openai.InvalidRequest("", "Bedrock rejected the request: %s", msg), false, false}
 		case "unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", "missingauthenticationtokenexception",
 			"invalidclienttokenid", "expiredtoken", "signaturedoesnotmatch", "requestexpired":
-			return Classified{Credentials, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The broker's Bedrock account credentials were refused (%s): %s", code, msg)}}
+			return Classified{Credentials, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The broker's Bedrock account credentials were refused (%s): %s", code, msg)}, false, false}
 		case "accessdeniedexception":
 			// IAM said no to a known identity: a policy, not a stale session.
-			return Classified{Permanent, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The broker's Bedrock account was refused (%s): %s", code, msg)}}
+			return Classified{Permanent, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The broker's Bedrock account was refused (%s): %s", code, msg)}, false, false}
 		case "resourcenotfoundexception":
-			return Classified{Permanent, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The Bedrock model behind this alias was not found (%s): %s", code, msg)}}
+			return Classified{Permanent, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("The Bedrock model behind this alias was not found (%s): %s", code, msg)}, false, false}
 		}
 		var fault interface{ ErrorFault() smithy.ErrorFault }
 		if errors.As(err, &fault) && fault.ErrorFault() == smithy.FaultClient {
-			return Classified{Permanent, code, openai.InvalidRequest("", "Bedrock rejected the request (%s): %s", code, msg)}
+			return Classified{Permanent, code, openai.InvalidRequest("", "Bedrock rejected the request (%s): %s", code, msg), false, false}
 		}
-		return Classified{Retryable, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("Bedrock %s: %s", code, msg)}}
+		return Classified{Retryable, code, &openai.Error{Status: 502, Type: "server_error", Message: fmt.Sprintf("Bedrock %s: %s", code, msg)}, false, false}
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {
-		return Classified{Retryable, "NetworkError", &openai.Error{Status: 502, Type: "server_error", Message: "Bedrock could not be reached: " + err.Error()}}
+		return Classified{Retryable, "NetworkError", &openai.Error{Status: 502, Type: "server_error", Message: "Bedrock could not be reached: " + err.Error()}, false, false}
 	}
-	return Classified{Retryable, "Unknown", &openai.Error{Status: 502, Type: "server_error", Message: "Bedrock call failed: " + err.Error()}}
+	return Classified{Retryable, "Unknown", &openai.Error{Status: 502, Type: "server_error", Message: "Bedrock call failed: " + err.Error()}, false, false}
 }

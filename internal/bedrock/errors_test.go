@@ -107,3 +107,27 @@ func TestInvalidateCredentialsAssumesTheRoleAgain(t *testing.T) {
 		t.Fatalf("AssumeRole calls = %d, want 2 (start, and after the reset)", n)
 	}
 }
+
+// A fault's scope: an account's never fails a job (it goes to another
+// account); a refused session may be cured by assuming the role again.
+func TestAccountFaultScopes(t *testing.T) {
+	api := func(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
+	for _, tc := range []struct {
+		err            error
+		account, renew bool
+	}{
+		{api("AccessDenied", "not authorized to perform: sts:AssumeRole"), true, false},
+		{api("AccessDeniedException", "You don't have access to the model with the specified model ID."), true, false},
+		{api("ResourceNotFoundException", "model not found"), true, false},
+		{api("UnrecognizedClientException", "The security token included in the request is invalid."), true, true},
+		{api("ValidationException", "Invocation of model ID x with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile."), true, false},
+		{api("ValidationException", "messages: at least one message is required"), false, false},
+		{api("ThrottlingException", "Too many tokens"), false, false},
+		{api("ServiceUnavailableException", "busy"), false, false},
+		{errors.New("dial tcp: connection refused"), false, false},
+	} {
+		if c := bedrock.Classify(tc.err); c.Account != tc.account || c.Renew != tc.renew {
+			t.Errorf("Classify(%v): account %v renew %v, want %v %v", tc.err, c.Account, c.Renew, tc.account, tc.renew)
+		}
+	}
+}

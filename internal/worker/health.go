@@ -2,54 +2,18 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/smithy-go"
-
+	"github.com/sluice-broker/sluice/internal/bedrock"
 	"github.com/sluice-broker/sluice/internal/pools"
 )
 
-// A fault has a scope: the job's (Bedrock refused this request), passing
-// (5xx, timeouts, throttles), or the account's: its role cannot be assumed,
-// its credentials are refused, it has no access to the model, the model is
-// not offered in its region. An account fault never fails a job nor costs it
-// an attempt: the job goes back to the alias's queue at once, for another
-// account's pool, and this pool stops receiving until the account heals.
-
-// accountFault reports whether err is the account's fault, with its code.
-func accountFault(err error) (code string, ok bool) {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return "", false
-	}
-	code = api.ErrorCode()
-	switch strings.ToLower(code) {
-	case "accessdenied", "accessdeniedexception", // STS AssumeRole refused; Bedrock model access not granted
-		"invalidclienttokenid", "expiredtoken", "regiondisabledexception", // STS
-		"unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", // Bedrock refused the session
-		"resourcenotfoundexception": // the model is not offered in the account's region
-		return code, true
-	case "validationexception":
-		// The model needs an inference profile: the alias's configuration,
-		// not the request, is wrong for this account.
-		msg := strings.ToLower(api.ErrorMessage())
-		return code, strings.Contains(msg, "on-demand throughput") && strings.Contains(msg, "supported")
-	}
-	return "", false
-}
-
-// staleSession tells the account faults that new credentials may cure.
-func staleSession(code string) bool {
-	switch strings.ToLower(code) {
-	case "unrecognizedclientexception", "invalidsignatureexception", "expiredtokenexception", "expiredtoken":
-		return true
-	}
-	return false
-}
+// A fault has a scope (bedrock.Classify): the job's, a passing one, or the
+// account's. An account fault never fails a job nor costs it an attempt: the
+// job goes back to the alias's queue at once, for another account's pool,
+// and this pool stops receiving until the account heals.
 
 // health is one pool's view of its account. A pool that met an account fault
 // is down: it receives nothing, and checks the account again with backoff
@@ -149,11 +113,7 @@ func (h *health) checkDue() bool {
 // (on trial, until a call works); on failure it waits longer.
 func (h *health) checked(err error) {
 	if err != nil {
-		code, _ := accountFault(err)
-		if code == "" {
-			code = "CredentialsUnavailable"
-		}
-		h.fail(code, err)
+		h.fail(bedrock.Classify(err).Code, err)
 		return
 	}
 	h.mu.Lock()

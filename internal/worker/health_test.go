@@ -5,31 +5,7 @@ import (
 	"log/slog"
 	"testing"
 	"time"
-
-	"github.com/aws/smithy-go"
 )
-
-func TestAccountFaultScopes(t *testing.T) {
-	api := func(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
-	for _, tc := range []struct {
-		err     error
-		account bool
-	}{
-		{api("AccessDenied", "not authorized to perform: sts:AssumeRole"), true},
-		{api("AccessDeniedException", "You don't have access to the model with the specified model ID."), true},
-		{api("ResourceNotFoundException", "model not found"), true},
-		{api("UnrecognizedClientException", "The security token included in the request is invalid."), true},
-		{api("ValidationException", "Invocation of model ID x with on-demand throughput isn’t supported. Retry your request with the ID or ARN of an inference profile."), true},
-		{api("ValidationException", "messages: at least one message is required"), false},
-		{api("ThrottlingException", "Too many tokens"), false},
-		{api("ServiceUnavailableException", "busy"), false},
-		{errors.New("dial tcp: connection refused"), false},
-	} {
-		if _, got := accountFault(tc.err); got != tc.account {
-			t.Errorf("accountFault(%v) = %v, want %v", tc.err, got, tc.account)
-		}
-	}
-}
 
 // A pool goes down on an account fault, checks again after a backoff that
 // grows while checks or trials fail, and is up after a call works.

@@ -161,11 +161,7 @@ func (p *Pool) defaults() {
 	}
 	p.health = newHealth(p.Account, p.Alias, p.MaxCheckBackoff, p.Log)
 	if p.Fault != nil {
-		code, _ := accountFault(p.Fault)
-		if code == "" {
-			code = "CredentialsUnavailable"
-		}
-		p.health.fail(code, p.Fault)
+		p.health.fail(bedrock.Classify(p.Fault).Code, p.Fault)
 	}
 	p.labels = []string{p.Account, p.Alias}
 	metricBudget.WithLabelValues(p.labels...).Set(p.Budget.Limits().TPM)
@@ -465,23 +461,23 @@ func (p *Pool) handle(ctx context.Context, prio queue.Priority, job *jobs.Job) {
 		if p.interrupted(ctx, callCtx, log, prio, job) {
 			return
 		}
-		if code, ok := accountFault(err); ok {
+		c := bedrock.Classify(err)
+		if c.Account {
 			metricCalls.WithLabelValues(p.Account, p.Alias, "account").Inc()
 			// A session Bedrock no longer knows: assume the role again and
 			// retry, once, before blaming the account.
-			if staleSession(code) && !renewed && p.Check != nil {
+			if c.Renew && !renewed && p.Check != nil {
 				renewed = true
 				if cerr := p.Check(ctx); cerr == nil {
-					log.InfoContext(ctx, "credentials refused; assumed the role again", "code", code)
+					log.InfoContext(ctx, "credentials refused; assumed the role again", "code", c.Code)
 					continue
 				}
 			}
-			p.health.fail(code, err)
-			log.InfoContext(ctx, "account fault: job back to the queue for another account", "code", code)
+			p.health.fail(c.Code, err)
+			log.InfoContext(ctx, "account fault: job back to the queue for another account", "code", c.Code)
 			p.release(ctx, log, prio, job, 0)
 			return
 		}
-		c := bedrock.Classify(err)
 		metricCalls.WithLabelValues(p.Account, p.Alias, c.Verdict.String()).Inc()
 		log := log.With("code", c.Code, "verdict", c.Verdict)
 		switch c.Verdict {
