@@ -24,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluice-broker/sluice/internal/budget"
 	"github.com/sluice-broker/sluice/internal/config"
 	"github.com/sluice-broker/sluice/internal/jobs"
 	"github.com/sluice-broker/sluice/internal/openai"
@@ -203,26 +204,13 @@ func (c *Controller) refresh(ctx context.Context) error {
 	}
 	// Refill rates: every account that serves an alias, scaled by its
 	// budget's backpressure factor; bucket levels brought forward to now.
-	type bucket struct {
-		factor, tokens, requests, age float64
-	}
-	rows, err := c.DB.Query(ctx, `SELECT account, model, factor, tokens, requests, extract(epoch FROM clock_timestamp() - at) FROM budgets`)
+	levels, err := budget.Levels(ctx, c.DB, budget.ForConfig(c.Config))
 	if err != nil {
 		return err
 	}
-	buckets := map[[2]string]bucket{}
-	for rows.Next() {
-		var acct, model string
-		var b bucket
-		if err := rows.Scan(&acct, &model, &b.factor, &b.tokens, &b.requests, &b.age); err != nil {
-			rows.Close()
-			return err
-		}
-		buckets[[2]string{acct, model}] = b
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+	buckets := map[[2]string]budget.Level{}
+	for _, l := range levels {
+		buckets[[2]string{l.Account, l.Model}] = l
 	}
 	// Pools down for an account fault add nothing to the rate; an alias all
 	// of whose running pools are down cannot be served at all.
@@ -260,8 +248,7 @@ func (c *Controller) refresh(ctx context.Context) error {
 			}
 			factor, level := 1.0, float64(m.TPM)
 			if b, ok := buckets[[2]string{acct.Name, alias}]; ok {
-				factor = b.factor
-				level = min(float64(m.TPM), b.tokens+b.age*float64(m.TPM)/window*b.factor)
+				factor, level = b.Factor, b.Tokens
 			}
 			e.tokensPerSec += float64(m.TPM) / window * factor
 			e.level += max(level, 0)

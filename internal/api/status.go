@@ -183,22 +183,7 @@ func (s *Server) readStatus(ctx context.Context) (*Status, error) {
 
 // budgetLimits is the quota of a pool as the worker builds it.
 func (s *Server) budgetLimits(account, model string) (budget.Limits, bool) {
-	for _, a := range s.Config.Accounts {
-		if a.Name != account {
-			continue
-		}
-		q, ok := a.Models[model]
-		if !ok {
-			return budget.Limits{}, false
-		}
-		l := budget.Limits{TPM: float64(q.TPM), RPM: float64(q.RPM), TPD: float64(q.TPD), Window: s.Config.Env.Window}
-		if l.Window <= 0 {
-			l.Window = time.Minute
-		}
-		l.Slack = budget.DefaultSlack(l.TPM, l.Window)
-		return l, true
-	}
-	return budget.Limits{}, false
+	return budget.ForConfig(s.Config)(account, model)
 }
 
 // errorMessage is the message of a stored OpenAI error, or the raw JSON.

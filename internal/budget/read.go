@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluice-broker/sluice/internal/config"
 )
 
 // Level is one bucket as an operator sees it, brought forward to now.
@@ -48,4 +50,26 @@ func Levels(ctx context.Context, pool *pgxpool.Pool, limits func(account, model 
 		out = append(out, Level{Account: acct, Model: model, Tokens: s.Tokens, Capacity: l.capacity(s.Factor), Factor: s.Factor, LastThrottle: s.LastThrottle})
 	}
 	return out, rows.Err()
+}
+
+// ForConfig gives each (account, model) of cfg its limits, as the worker's
+// pools build them (NewLimits), for readers of the buckets.
+func ForConfig(cfg *config.Config) func(account, model string) (Limits, bool) {
+	return func(account, model string) (Limits, bool) {
+		for _, a := range cfg.Accounts {
+			if a.Name != account {
+				continue
+			}
+			q, ok := a.Models[model]
+			if !ok {
+				return Limits{}, false
+			}
+			window := cfg.Env.Window
+			if window <= 0 {
+				window = time.Minute
+			}
+			return NewLimits(float64(q.TPM), float64(q.RPM), float64(q.TPD), window), true
+		}
+		return Limits{}, false
+	}
 }
