@@ -222,21 +222,8 @@ func (h *Hub) trim() {
 // Wait blocks until job id is terminal, and returns it (without its
 // request, which the caller sent). It returns ctx's error if ctx ends first.
 func (h *Hub) Wait(ctx context.Context, id string) (*Job, error) {
-	ch := make(chan *Job, 1)
-	h.mu.Lock()
-	if h.waiters[id] == nil {
-		h.waiters[id] = map[chan *Job]struct{}{}
-	}
-	h.waiters[id][ch] = struct{}{}
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.waiters[id], ch)
-		if len(h.waiters[id]) == 0 {
-			delete(h.waiters, id)
-		}
-		h.mu.Unlock()
-	}()
+	ch, stop := h.Watch(id)
+	defer stop()
 	// The job may have finished before we registered: the reader looks, or,
 	// if the hub is not running, we do.
 	if h.running.Load() {
